@@ -1,0 +1,3 @@
+from healthsearch.cli import build_main
+
+raise SystemExit(build_main())

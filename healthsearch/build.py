@@ -1,0 +1,307 @@
+"""Incremental build: read changed files, re-embed only new content, write a new generation aside, swap.
+
+The live index is whatever manifest.json names. A build copies the live database to a new generation,
+applies the changes there, writes a new FAISS file, and only then replaces manifest.json in one rename.
+A build that fails or is killed at any point leaves the previous generation serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import ann
+from .chunking import chunk_article
+from .config import FORMAT_VERSION, BuildSettings
+from .embedding import Encoder, ModelRef, resolve_model
+from .errors import CorpusError, HealthsearchError, IndexProblem
+from .ingest import CorpusFile, FileRead, list_corpus_files, read_file
+from .manifest import library_versions, now_iso, read_manifest, write_manifest
+from .store import Store, open_db
+
+ProgressCallback = Callable[[int, int], None]
+PassageKeys = dict[tuple[str, int], str]
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the summary line and for tests."""
+
+    articles: int = 0
+    passages: int = 0
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    kept: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    up_to_date: bool = False
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passages_per_second(self) -> float:
+        """Embedding throughput over the whole build."""
+        return self.embedded / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class _Plan:
+    """The files to (re)read and drop, and the live generation to start from."""
+
+    files: list[CorpusFile]
+    changed: list[CorpusFile]
+    removed: list[str]
+    base: dict[str, Any] | None
+    ref: ModelRef
+
+
+def build_index(
+    settings: BuildSettings, encoder: Encoder | None = None, on_progress: ProgressCallback | None = None
+) -> BuildReport:
+    """Bring the index in ``settings.index`` up to date with ``settings.corpus``."""
+    started = time.perf_counter()
+    settings.index.mkdir(parents=True, exist_ok=True)
+    with _build_lock(settings.index):
+        report = BuildReport()
+        plan = _plan(settings, encoder, report)
+        if plan.base is not None and not plan.changed and not plan.removed:
+            _report_unchanged(plan.base, settings.index, report)
+        else:
+            _build_generation(settings, plan, encoder or Encoder(plan.ref, settings.device), report, on_progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@contextlib.contextmanager
+def _build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index directory."""
+    with (index_dir / ".build.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexProblem(f"another build is already running on {index_dir}; wait for it to finish") from None
+        yield
+
+
+def _plan(settings: BuildSettings, encoder: Encoder | None, report: BuildReport) -> _Plan:
+    """Decide what to reread by comparing file sizes and times with the live generation's stamps."""
+    files = list_corpus_files(settings.corpus)
+    if not files:
+        raise CorpusError(
+            f"corpus folder {settings.corpus} has no articles; add .md, .txt, .html, .jsonl or MedQuAD .xml files"
+        )
+    ref = encoder.ref if encoder else resolve_model(settings.model)
+    base = None if settings.full else _reusable_base(settings, ref, report)
+    stamps = _stamps(settings.index, base)
+    changed = [f for f in files if stamps.get(f.relative) != (f.size, f.mtime_ns)]
+    present = {f.relative for f in files}
+    return _Plan(files, changed, sorted(set(stamps) - present), base, ref)
+
+
+def _reusable_base(settings: BuildSettings, ref: ModelRef, report: BuildReport) -> dict[str, Any] | None:
+    """The live manifest when its model and chunker match; otherwise None (a full rebuild)."""
+    try:
+        manifest = read_manifest(settings.index)
+    except IndexProblem as exc:
+        if (settings.index / "manifest.json").exists():
+            report.notes.append(f"previous index not reusable ({exc}); rebuilding everything")
+        return None
+    if manifest.get("chunker") != settings.chunker.as_dict() or manifest.get("corpus") != _corpus_key(settings):
+        report.notes.append("chunker settings or corpus folder changed; re-reading every file")
+        return None
+    if manifest["model"].get("fingerprint") != ref.fingerprint:
+        report.notes.append(f"model changed to {ref.name}; passages will be embedded again")
+        return None
+    return manifest
+
+
+def _corpus_key(settings: BuildSettings) -> str:
+    return str(settings.corpus.resolve())
+
+
+def _stamps(index_dir: Path, base: dict[str, Any] | None) -> dict[str, tuple[int, int]]:
+    if base is None:
+        return {}
+    try:
+        return Store(open_db(index_dir / base["files"]["database"], readonly=True)).source_stamps()
+    except sqlite3.Error:
+        return {}
+
+
+def _report_unchanged(manifest: dict[str, Any], index_dir: Path, report: BuildReport) -> None:
+    """Fill the report for a build that had nothing to do."""
+    report.up_to_date = True
+    report.articles = manifest["counts"]["articles"]
+    report.passages = report.kept = manifest["counts"]["passages"]
+    report.skipped = [tuple(item) for item in manifest.get("skipped", [])]  # type: ignore[misc]
+
+
+def _build_generation(
+    settings: BuildSettings, plan: _Plan, encoder: Encoder, report: BuildReport, on_progress: ProgressCallback | None
+) -> None:
+    """Write a complete new generation aside, then commit it by replacing the manifest."""
+    generation = (plan.base or {}).get("generation", 0) + 1
+    _remove_partials(settings.index)
+    db_name, vectors_name = f"passages-{generation:06d}.sqlite", f"vectors-{generation:06d}.faiss"
+    db_partial = settings.index / f"{db_name}.partial"
+    conn = _start_database(settings.index, plan.base, db_partial)
+    try:
+        store = Store(conn)
+        _apply_changes(store, plan, settings, report)
+        model_key = f"{plan.ref.name}@{plan.ref.fingerprint}"
+        _embed_missing(store, encoder, model_key, settings, report, on_progress)
+        store.drop_unused_embeddings()
+        conn.commit()
+        counts = store.counts()
+        index = ann.build(store.vectors(model_key, encoder.dimension), ann.choose_kind(counts["passages"]),
+                          encoder.dimension)
+    finally:
+        conn.close()
+    db_partial.rename(settings.index / db_name)
+    ann.save(index, settings.index / vectors_name)
+    manifest = _manifest(settings, plan, encoder, generation, counts, report, db_name, vectors_name)
+    write_manifest(settings.index, manifest)
+    _remove_old_generations(settings.index, keep={generation, generation - 1})
+    report.articles, report.passages = counts["articles"], counts["passages"]
+
+
+def _start_database(index_dir: Path, base: dict[str, Any] | None, target: Path) -> sqlite3.Connection:
+    """A fresh database, or a consistent copy of the live one to update incrementally."""
+    conn = open_db(target)
+    if base is not None:
+        source = sqlite3.connect(f"file:{index_dir / base['files']['database']}?mode=ro", uri=True)
+        try:
+            source.backup(conn)
+        finally:
+            source.close()
+    return conn
+
+
+def _apply_changes(store: Store, plan: _Plan, settings: BuildSettings, report: BuildReport) -> None:
+    """Replace the passages of changed and removed files; count new/changed/removed/kept passages."""
+    touched = [f.relative for f in plan.changed] + plan.removed
+    before = store.passage_hashes(touched)
+    for path in touched:
+        store.remove_source(path)
+    owners = store.article_owners()
+    after: PassageKeys = {}
+    for file in plan.changed:
+        read = read_file(file)
+        _record_read(read, report)
+        for article in read.articles:
+            article.source_path = file.relative
+            if article.id in owners:
+                report.warnings.append(
+                    f"duplicate article id {article.id!r} in {file.relative} (already in {owners[article.id]}); skipped"
+                )
+                continue
+            owners[article.id] = file.relative
+            after.update(_add_article(store, article, settings))
+        store.stamp_source(file.relative, file.size, file.mtime_ns)
+    _count_changes(before, after, store.counts()["passages"], report)
+
+
+def _record_read(read: FileRead, report: BuildReport) -> None:
+    if read.skipped:
+        report.skipped.append((read.file.relative, read.skipped))
+    report.warnings.extend(read.warnings)
+
+
+def _add_article(store: Store, article: Any, settings: BuildSettings) -> PassageKeys:
+    passages = chunk_article(article, settings.chunker)
+    hashes = [content_hash(p.embedding_text()) for p in passages]
+    store.add_article(article, passages, hashes)
+    return {(p.article_id, p.ordinal): h for p, h in zip(passages, hashes, strict=True)}
+
+
+def content_hash(text: str) -> str:
+    """Stable key of what the model embeds."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _count_changes(before: PassageKeys, after: PassageKeys, total: int, report: BuildReport) -> None:
+    report.new = sum(1 for key in after if key not in before)
+    report.removed = sum(1 for key in before if key not in after)
+    report.changed = sum(1 for key, h in after.items() if key in before and before[key] != h)
+    report.kept = total - report.new - report.changed
+
+
+def _embed_missing(
+    store: Store,
+    encoder: Encoder,
+    model_key: str,
+    settings: BuildSettings,
+    report: BuildReport,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """Embed every passage whose content hash has no cached vector for this model."""
+    inputs = store.embedding_inputs(store.missing_embeddings(model_key))
+    hashes = list(inputs)
+    if not hashes:
+        return
+    vectors = encoder.encode_passages(
+        [inputs[h] for h in hashes], settings.batch_size, progress=settings.progress, on_progress=on_progress
+    )
+    store.put_embeddings(model_key, hashes, vectors)
+    report.embedded = len(hashes)
+
+
+def _manifest(
+    settings: BuildSettings,
+    plan: _Plan,
+    encoder: Encoder,
+    generation: int,
+    counts: dict[str, int],
+    report: BuildReport,
+    db_name: str,
+    vectors_name: str,
+) -> dict[str, Any]:
+    skipped = [list(item) for item in report.skipped]
+    if plan.base is not None:
+        still_there = {f.relative for f in plan.files} - {f.relative for f in plan.changed}
+        skipped += [item for item in plan.base.get("skipped", []) if item[0] in still_there]
+    return {
+        "format_version": FORMAT_VERSION,
+        "generation": generation,
+        "built_at": now_iso(),
+        "corpus": _corpus_key(settings),
+        "model": {
+            "name": plan.ref.name,
+            "location": plan.ref.location,
+            "fingerprint": plan.ref.fingerprint,
+            "dimension": encoder.dimension,
+            "normalized": True,
+            "embedded_text": "title. section\\npassage",
+        },
+        "chunker": settings.chunker.as_dict(),
+        "counts": counts,
+        "index_type": ann.choose_kind(counts["passages"]),
+        "files": {"database": db_name, "vectors": vectors_name},
+        "skipped": sorted(skipped),
+        "versions": library_versions(),
+    }
+
+
+def _remove_partials(index_dir: Path) -> None:
+    for path in index_dir.glob("*.partial"):
+        path.unlink(missing_ok=True)
+
+
+def _remove_old_generations(index_dir: Path, keep: set[int]) -> None:
+    """Delete generations older than the previous one (readers may still hold the previous one open)."""
+    for path in [*index_dir.glob("passages-*.sqlite"), *index_dir.glob("vectors-*.faiss")]:
+        number = path.stem.rsplit("-", 1)[-1]
+        if number.isdigit() and int(number) not in keep:
+            path.unlink(missing_ok=True)
+
+
+__all__ = ["BuildReport", "HealthsearchError", "build_index", "content_hash"]

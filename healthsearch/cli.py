@@ -1,0 +1,176 @@
+"""Command line: build, search, info, eval. Each subcommand imports its heavy code only when run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import DEFAULT_MODEL
+from .errors import HealthsearchError
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for ``python -m healthsearch``; returns the exit code, never raises on bad input."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    return run_safely(args.handler, args)
+
+
+def build_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for ``build_index.py``: the ``build`` subcommand."""
+    return main(["build", *(sys.argv[1:] if argv is None else argv)])
+
+
+def run_safely(handler: Any, args: argparse.Namespace) -> int:
+    """Run a subcommand, turning every failure into one line on stderr and an exit code."""
+    try:
+        return int(handler(args))
+    except HealthsearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the previous index (if any) is unchanged", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if os.environ.get("HEALTHSEARCH_DEBUG"):
+            raise
+        print(f"unexpected error: {exc.__class__.__name__}: {str(exc)[:300]} "
+              "(set HEALTHSEARCH_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="healthsearch", description="Semantic search over consumer health content.")
+    commands = parser.add_subparsers(title="commands")
+    _define_build(commands.add_parser("build", help="build or update the index from a corpus folder"))
+    _define_search(commands.add_parser("search", help="search the index"))
+    _define_info(commands.add_parser("info", help="show what an index holds"))
+    _define_eval(commands.add_parser("eval", help="score retrieval on labelled queries"))
+    return parser
+
+
+def _index_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index)")
+
+
+def _define_build(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", type=Path, default=Path("corpus"), help="corpus folder (default: corpus)")
+    _index_arg(parser)
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="sentence-transformers model name or local path")
+    parser.add_argument("--full", action="store_true", help="re-read and re-embed everything")
+    parser.add_argument("--batch-size", type=_positive_int, default=32)
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: automatic)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_run_build)
+
+
+def _define_search(parser: argparse.ArgumentParser) -> None:
+    _index_arg(parser)
+    parser.add_argument("query", nargs="*", help="the question or symptoms, in your own words")
+    parser.add_argument("--queries", type=Path, help='JSONL file of {"id": ..., "query": ...}; one output line each')
+    parser.add_argument("--k", type=int, default=10, help="number of passages (default 10)")
+    parser.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    parser.add_argument("--tag", action="append", default=[], help="only articles with this tag (repeatable)")
+    parser.add_argument("--source", action="append", default=[], help="only articles from this source (repeatable)")
+    parser.add_argument("--model", default=None, help="query model (default: the one that built the index)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(handler=_run_search)
+
+
+def _define_info(parser: argparse.ArgumentParser) -> None:
+    _index_arg(parser)
+    parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    parser.set_defaults(handler=_run_info)
+
+
+def _define_eval(parser: argparse.ArgumentParser) -> None:
+    _index_arg(parser)
+    parser.add_argument("--queries", type=Path, required=True, help='JSONL of {"id": ..., "query": ...}')
+    parser.add_argument("--qrels", type=Path, required=True, help="TREC qrels: qid 0 article_id grade")
+    parser.add_argument("--field", default="query", help="which JSON field holds the query text")
+    parser.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    parser.add_argument("--min-grade", type=int, default=1, help="grade that counts as relevant (default 1)")
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.set_defaults(handler=_run_eval)
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    from .build import build_index
+    from .config import BuildSettings
+    from .report import print_build_report
+
+    settings = BuildSettings(
+        corpus=args.corpus, index=args.index, model=args.model, full=args.full,
+        batch_size=args.batch_size, device=args.device, progress=not args.quiet,
+    )
+    print_build_report(build_index(settings), settings)
+    return 0
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    from .report import print_results, search_record
+    from .search import Searcher
+
+    if bool(args.query) == bool(args.queries):
+        raise HealthsearchError("give either a query or --queries FILE.jsonl (not both, not neither)")
+    searcher = Searcher.open(args.index, model=args.model)
+    options = {"k": args.k, "mode": args.mode, "tags": args.tag, "sources": args.source}
+    if args.queries:
+        for record in _batch_queries(args.queries):
+            print(json.dumps(search_record(searcher, record, options), ensure_ascii=False), flush=True)
+        return 0
+    query = " ".join(args.query)
+    record = search_record(searcher, {"query": query}, options)
+    if "error" in record:
+        raise HealthsearchError(record["error"])
+    print(json.dumps(record, ensure_ascii=False, indent=2) if args.json else print_results(record))
+    return 0
+
+
+def _batch_queries(path: Path) -> list[dict[str, Any]]:
+    from .evaluate import load_queries
+
+    return [{"id": qid, "query": text} for qid, text in load_queries(path).items()]
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from .manifest import read_manifest
+    from .report import manifest_summary
+
+    manifest = read_manifest(args.index)
+    print(json.dumps(manifest, indent=2) if args.json else manifest_summary(manifest, args.index))
+    return 0
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_run, load_qrels, load_queries, unique_in_order
+    from .search import Searcher
+
+    queries, qrels = load_queries(args.queries, args.field), load_qrels(args.qrels)
+    searcher = Searcher.open(args.index)
+    run = {
+        qid: unique_in_order(r.article_id for r in searcher.search(text, k=100, mode=args.mode))
+        for qid, text in queries.items()
+        if text.strip()
+    }
+    metrics = {"mode": args.mode, **evaluate_run(run, qrels, args.min_grade)}
+    print(json.dumps(metrics) if args.json else "  ".join(f"{k}={v}" for k, v in metrics.items()))
+    return 0

@@ -1,0 +1,47 @@
+"""Turning what a person typed into something safe to search with."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+MAX_QUERY_CHARS = 500
+MAX_LEXICAL_TERMS = 32
+_TERM = re.compile(r"[^\W_]+", re.UNICODE)
+# Lucene's English stopwords (as bm25s uses), plus question words that carry no topic.
+STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these they"
+    " this to was will with what how why when who which do does i my me can you your have has".split()
+)
+
+
+@dataclass(frozen=True)
+class CleanQuery:
+    """The query to search with, and whether it had to be shortened."""
+
+    text: str
+    truncated: bool
+
+
+def clean_query(raw: str) -> CleanQuery:
+    """Normalise unicode and whitespace, and cut very long input at a word boundary."""
+    text = " ".join(unicodedata.normalize("NFKC", raw or "").split())
+    if len(text) <= MAX_QUERY_CHARS:
+        return CleanQuery(text, False)
+    cut = text[:MAX_QUERY_CHARS]
+    return CleanQuery(cut.rsplit(" ", 1)[0] if " " in cut else cut, True)
+
+
+def query_terms(text: str) -> list[str]:
+    """Lower-cased word terms without stopwords, in order, unique."""
+    seen: dict[str, None] = {}
+    for term in _TERM.findall(text.lower()):
+        if term not in STOPWORDS:
+            seen.setdefault(term, None)
+    return list(seen)[:MAX_LEXICAL_TERMS]
+
+
+def fts_expression(text: str) -> str:
+    """An FTS5 MATCH expression that can never be a syntax error: quoted terms joined by OR."""
+    return " OR ".join(f'"{term}"' for term in query_terms(text))

@@ -1,0 +1,167 @@
+"""Searcher: dense (FAISS) and lexical (FTS5 BM25) retrieval, fused, filtered, one result per passage."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from . import ann, fusion
+from .embedding import Encoder, resolve_model
+from .errors import HealthsearchError, IndexProblem
+from .highlight import best_sentence
+from .manifest import manifest_path, read_manifest
+from .query import clean_query, fts_expression
+from .store import Store, StoredPassage, open_db
+
+MODES = ("hybrid", "dense", "lexical")
+MAX_K = 1000
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Result:
+    """One passage that answers a query."""
+
+    rank: int
+    score: float
+    article_id: str
+    title: str
+    section: str
+    passage_id: str
+    text: str
+    url: str
+    source: str
+    tags: list[str]
+    best_sentence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+class Searcher:
+    """Answers queries over one index directory; the model loads on the first dense query."""
+
+    def __init__(self, index_dir: Path, manifest: dict[str, Any], encoder: Encoder) -> None:
+        self.index_dir = index_dir
+        self.manifest = manifest
+        self.encoder = encoder
+        self._stamp = _manifest_stamp(index_dir)
+        files = manifest["files"]
+        try:
+            self.store = Store(open_db(index_dir / files["database"], readonly=True))
+            self.counts = self.store.counts()
+        except sqlite3.Error as exc:
+            raise IndexProblem(
+                f"database in {index_dir} is damaged ({exc}); run: python build_index.py --index {index_dir} --full"
+            ) from None
+        vectors = index_dir / files["vectors"]
+        if not vectors.is_file():
+            raise IndexProblem(f"{vectors} is missing; run: python build_index.py --index {index_dir} --full")
+        self.vectors = ann.load(vectors, self.counts["passages"], manifest["model"]["dimension"])
+
+    @classmethod
+    def open(cls, index_dir: str | Path = "index", model: str | None = None, device: str | None = None) -> Searcher:
+        """Open an index; ``model`` (default: the one that built it) must match the index."""
+        index_dir = Path(index_dir)
+        manifest = read_manifest(index_dir)
+        encoder = Encoder(_matching_model(index_dir, manifest, model), device)
+        return cls(index_dir, manifest, encoder)
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str = "hybrid",
+        tags: Sequence[str] = (),
+        sources: Sequence[str] = (),
+    ) -> list[Result]:
+        """The ``k`` best passages for ``query``, best first; tags/sources filters keep the page full."""
+        text = clean_query(query).text
+        if not text:
+            raise HealthsearchError("the query is empty; type a few words such as: heel pain after running")
+        if mode not in MODES:
+            raise HealthsearchError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        if k < 1:
+            raise HealthsearchError(f"k must be at least 1 (got {k})")
+        k = min(k, MAX_K, self.counts["passages"])
+        keep = _filter(set(tags), set(sources))
+        depth = max(100, 5 * k)
+        while True:
+            ranked = self._ranked(text, mode, depth)
+            rows = self.store.fetch_passages([i for i, _ in ranked])
+            hits = [(rows[i], s) for i, s in ranked if i in rows and keep(rows[i])]
+            if len(hits) >= k or depth >= self.counts["passages"]:
+                return [_result(rank, row, score, text) for rank, (row, score) in enumerate(hits[:k], start=1)]
+            depth *= 4
+
+    def _ranked(self, text: str, mode: str, depth: int) -> list[tuple[int, float]]:
+        """Passage ids with scores, best first, for one mode."""
+        if mode == "lexical":
+            return self.lexical(text, depth)
+        dense = ann.search(self.vectors, self.encoder.encode_query(text), depth)
+        if mode == "dense":
+            return dense
+        return fusion.rrf([dense, self.lexical(text, depth)], k=RRF_K)
+
+    def lexical(self, text: str, depth: int) -> list[tuple[int, float]]:
+        """BM25 ranking; any text is safe (terms are quoted), no terms means no results."""
+        expression = fts_expression(text)
+        return self.store.lexical(expression, depth) if expression else []
+
+    def article_passages(self, article_id: str) -> list[StoredPassage]:
+        """All passages of one article, for "more from this article"."""
+        return self.store.article_passages(article_id)
+
+    def facets(self) -> dict[str, list[str]]:
+        """Tags and sources available for filtering."""
+        return self.store.facets()
+
+    def changed_on_disk(self) -> bool:
+        """True when a build has committed a newer generation since this Searcher opened."""
+        return _manifest_stamp(self.index_dir) != self._stamp
+
+
+def _manifest_stamp(index_dir: Path) -> int:
+    try:
+        return manifest_path(index_dir).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _matching_model(index_dir: Path, manifest: dict[str, Any], requested: str | None) -> Any:
+    """Resolve the model for queries and refuse one that did not build this index."""
+    built = manifest["model"]
+    ref = resolve_model(requested or built["name"])
+    if ref.fingerprint != built.get("fingerprint"):
+        raise IndexProblem(
+            f"the index in {index_dir} was built with model {built['name']} but queries would use {ref.name} "
+            f"(different files); rebuild with: python build_index.py --index {index_dir} --model {ref.name} --full"
+        )
+    return ref
+
+
+def _filter(tags: set[str], sources: set[str]) -> Callable[[StoredPassage], bool]:
+    def keep(row: StoredPassage) -> bool:
+        return (not tags or bool(tags & set(row.tags))) and (not sources or row.source in sources)
+
+    return keep
+
+
+def _result(rank: int, row: StoredPassage, score: float, query: str) -> Result:
+    return Result(
+        rank=rank,
+        score=round(score, 6),
+        article_id=row.article_id,
+        title=row.title,
+        section=row.section,
+        passage_id=f"{row.article_id}#{row.ordinal}",
+        text=row.text,
+        url=row.url,
+        source=row.source,
+        tags=row.tags,
+        best_sentence=best_sentence(row.text, query),
+    )

@@ -1,0 +1,198 @@
+"""SQLite store: articles, passages, an FTS5 lexical index, the embedding cache and source-file stamps."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .documents import Article, Passage
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT, url TEXT, source TEXT, tags TEXT, summary TEXT, aliases TEXT,
+    source_path TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source_path);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL, section TEXT, text TEXT,
+    content_hash TEXT NOT NULL, UNIQUE(article_id, ordinal));
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    title, section, text, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS embeddings (
+    content_hash TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (content_hash, model)) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage row joined with its article, as search results need it."""
+
+    id: int
+    article_id: str
+    ordinal: int
+    section: str
+    text: str
+    title: str
+    url: str
+    source: str
+    tags: list[str]
+
+
+def open_db(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """Open the database; read-only connections treat the file as immutable (generations never change)."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False)
+        conn.executescript(SCHEMA)
+    conn.execute("PRAGMA query_only = 1" if readonly else "PRAGMA journal_mode = OFF")
+    return conn
+
+
+class Store:
+    """Typed access to one index database."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def source_stamps(self) -> dict[str, tuple[int, int]]:
+        """path → (size, mtime_ns) of every file read into this index."""
+        return {p: (s, m) for p, s, m in self.conn.execute("SELECT path, size, mtime_ns FROM sources")}
+
+    def passage_hashes(self, source_paths: Iterable[str]) -> dict[tuple[str, int], str]:
+        """(article_id, ordinal) → content hash for every passage of the given source files."""
+        found: dict[tuple[str, int], str] = {}
+        for path in source_paths:
+            rows = self.conn.execute(
+                "SELECT p.article_id, p.ordinal, p.content_hash FROM passages p JOIN articles a"
+                " ON a.id = p.article_id WHERE a.source_path = ?",
+                (path,),
+            )
+            found.update({(a, o): h for a, o, h in rows})
+        return found
+
+    def article_owners(self) -> dict[str, str]:
+        """article id → the source file it came from."""
+        return dict(self.conn.execute("SELECT id, source_path FROM articles"))
+
+    def remove_source(self, path: str) -> None:
+        """Delete a source file's articles, passages and their lexical entries."""
+        ids = [r[0] for r in self.conn.execute(
+            "SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.source_path = ?", (path,))]
+        self.conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", ((i,) for i in ids))
+        self.conn.executemany("DELETE FROM passages WHERE id = ?", ((i,) for i in ids))
+        self.conn.execute("DELETE FROM articles WHERE source_path = ?", (path,))
+        self.conn.execute("DELETE FROM sources WHERE path = ?", (path,))
+
+    def stamp_source(self, path: str, size: int, mtime_ns: int) -> None:
+        """Remember a source file's size and modification time."""
+        self.conn.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?)", (path, size, mtime_ns))
+
+    def add_article(self, article: Article, passages: list[Passage], hashes: list[str]) -> None:
+        """Insert an article with its passages and their lexical entries."""
+        self.conn.execute(
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (article.id, article.title, article.url, article.source, json.dumps(article.tags),
+             article.summary, json.dumps(article.aliases), article.source_path),
+        )
+        for passage, content_hash in zip(passages, hashes, strict=True):
+            cursor = self.conn.execute(
+                "INSERT INTO passages (article_id, ordinal, section, text, content_hash) VALUES (?, ?, ?, ?, ?)",
+                (passage.article_id, passage.ordinal, passage.section, passage.text, content_hash),
+            )
+            self.conn.execute(
+                "INSERT INTO passages_fts (rowid, title, section, text) VALUES (?, ?, ?, ?)",
+                (cursor.lastrowid, " ".join([article.title, *article.aliases]), passage.section, passage.text),
+            )
+
+    def missing_embeddings(self, model: str) -> set[str]:
+        """Content hashes of passages not yet embedded with ``model``."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT p.content_hash FROM passages p LEFT JOIN embeddings e"
+            " ON e.content_hash = p.content_hash AND e.model = ? WHERE e.content_hash IS NULL",
+            (model,),
+        )
+        return {r[0] for r in rows}
+
+    def embedding_inputs(self, hashes: Iterable[str]) -> dict[str, str]:
+        """content hash → the text the model embeds (title, section, passage) for those hashes."""
+        wanted = set(hashes)
+        rows = self.conn.execute(
+            "SELECT p.content_hash, a.title, p.section, p.text FROM passages p JOIN articles a ON a.id = p.article_id"
+        )
+        return {h: Passage("", 0, s, t, title).embedding_text() for h, title, s, t in rows if h in wanted}
+
+    def put_embeddings(self, model: str, hashes: list[str], vectors: np.ndarray) -> None:
+        """Cache vectors by content hash and model."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
+            ((h, model, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors, strict=True)),
+        )
+
+    def drop_unused_embeddings(self) -> int:
+        """Delete cached vectors no passage uses any more; returns how many went."""
+        cursor = self.conn.execute(
+            "DELETE FROM embeddings WHERE content_hash NOT IN (SELECT content_hash FROM passages)"
+        )
+        return cursor.rowcount
+
+    def vectors(self, model: str, dimension: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (passage ids, vectors) in batches for every passage, in id order."""
+        rows = self.conn.execute(
+            "SELECT p.id, e.vector FROM passages p JOIN embeddings e"
+            " ON e.content_hash = p.content_hash AND e.model = ? ORDER BY p.id",
+            (model,),
+        )
+        while chunk := rows.fetchmany(batch):
+            ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
+            matrix = np.frombuffer(b"".join(r[1] for r in chunk), dtype=np.float32).reshape(len(chunk), dimension)
+            yield ids, matrix
+
+    def counts(self) -> dict[str, int]:
+        """Numbers of articles, passages and source files."""
+        return {
+            name: int(self.conn.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0])
+            for name in ("articles", "passages", "sources")
+        }
+
+    def fetch_passages(self, ids: list[int]) -> dict[int, StoredPassage]:
+        """Passage rows with article fields, keyed by passage id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "SELECT p.id, p.article_id, p.ordinal, p.section, p.text, a.title, a.url, a.source, a.tags"
+            f" FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})",
+            ids,
+        )
+        return {r[0]: StoredPassage(*r[:8], tags=json.loads(r[8] or "[]")) for r in rows}
+
+    def article_passages(self, article_id: str) -> list[StoredPassage]:
+        """Every passage of one article in reading order."""
+        ids = [r[0] for r in self.conn.execute(
+            "SELECT id FROM passages WHERE article_id = ? ORDER BY ordinal", (article_id,))]
+        found = self.fetch_passages(ids)
+        return [found[i] for i in ids]
+
+    def lexical(self, match_expression: str, limit: int) -> list[tuple[int, float]]:
+        """BM25 over title, section and text (title weighted up); higher score is better."""
+        rows = self.conn.execute(
+            "SELECT rowid, bm25(passages_fts, 2.0, 1.5, 1.0) AS score FROM passages_fts"
+            " WHERE passages_fts MATCH ? ORDER BY score LIMIT ?",
+            (match_expression, limit),
+        )
+        return [(int(i), -float(s)) for i, s in rows]
+
+    def facets(self) -> dict[str, list[str]]:
+        """All tags and sources present, for filters."""
+        tags: set[str] = set()
+        for (raw,) in self.conn.execute("SELECT DISTINCT tags FROM articles"):
+            tags.update(json.loads(raw or "[]"))
+        sources = [r[0] for r in self.conn.execute("SELECT DISTINCT source FROM articles WHERE source != ''")]
+        return {"tags": sorted(tags), "sources": sorted(sources)}
