@@ -38,12 +38,21 @@ def find_highlight(text: str, query: str) -> Highlight:
     words = list(_WORD.finditer(text))
     stems = _stems([m.group() for m in words])
     terms = [(m.start(), m.end()) for m, s in zip(words, stems, strict=True) if s in wanted]
-    sentences = split_sentences(text) or [(0, len(text))]
+    sentences = _sentence_spans(text)
 
     def overlap(span: tuple[int, int]) -> int:
         return len({stems[i] for i, m in enumerate(words) if span[0] <= m.start() < span[1]} & wanted)
 
     return Highlight(max(sentences, key=overlap), terms)
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentences within each line, so a list item is never fused with the line that leads into it."""
+    spans, offset = [], 0
+    for line in text.split("\n"):
+        spans += [(offset + s, offset + e) for s, e in split_sentences(line) if line[s:e].strip()]
+        offset += len(line) + 1
+    return spans or [(0, len(text))]
 
 
 def best_sentence(text: str, query: str) -> str:

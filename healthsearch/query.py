@@ -12,7 +12,8 @@ _TERM = re.compile(r"[^\W_]+", re.UNICODE)
 # Lucene's English stopwords (as bm25s uses), plus question words that carry no topic.
 STOPWORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then there these they"
-    " this to was will with what how why when who which do does i my me can you your have has".split()
+    " this to was will with what how why when who which do does i my me can you your have has am im get got after"
+    " before during".split()
 )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ann, fusion
-from .embedding import Encoder, resolve_model
+from .embedding import Encoder, ModelRef, resolve_model
 from .errors import HealthsearchError, IndexProblem
 from .highlight import best_sentence
 from .manifest import manifest_path, read_manifest
@@ -64,12 +64,18 @@ class Searcher:
         self.vectors = ann.load(vectors, self.counts["passages"], manifest["model"]["dimension"])
 
     @classmethod
-    def open(cls, index_dir: str | Path = "index", model: str | None = None, device: str | None = None) -> Searcher:
-        """Open an index; ``model`` (default: the one that built it) must match the index."""
+    def open(
+        cls,
+        index_dir: str | Path = "index",
+        model: str | None = None,
+        device: str | None = None,
+        encoder: Encoder | None = None,
+    ) -> Searcher:
+        """Open an index; ``model`` (default: the one that built it) or ``encoder`` must match the index."""
         index_dir = Path(index_dir)
         manifest = read_manifest(index_dir)
-        encoder = Encoder(_matching_model(index_dir, manifest, model), device)
-        return cls(index_dir, manifest, encoder)
+        ref = _matching_model(index_dir, manifest, encoder.ref if encoder else model)
+        return cls(index_dir, manifest, encoder or Encoder(ref, device))
 
     def search(
         self,
@@ -132,10 +138,15 @@ def _manifest_stamp(index_dir: Path) -> int:
         return 0
 
 
-def _matching_model(index_dir: Path, manifest: dict[str, Any], requested: str | None) -> Any:
+def _matching_model(index_dir: Path, manifest: dict[str, Any], requested: str | ModelRef | None) -> ModelRef:
     """Resolve the model for queries and refuse one that did not build this index."""
     built = manifest["model"]
-    ref = resolve_model(requested or built["name"])
+    if isinstance(requested, ModelRef):
+        ref = requested
+    elif requested:
+        ref = resolve_model(requested)
+    else:
+        ref = resolve_model(built["location"] if Path(built["location"]).is_dir() else built["name"])
     if ref.fingerprint != built.get("fingerprint"):
         raise IndexProblem(
             f"the index in {index_dir} was built with model {built['name']} but queries would use {ref.name} "

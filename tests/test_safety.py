@@ -1,0 +1,271 @@
+"""Tests for healthsearch.safety.detect_emergency."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from healthsearch.safety import CRISIS_MESSAGE, EMERGENCY_MESSAGE, EmergencyAlert, detect_emergency
+
+# (query as people type it, expected kind)
+POSITIVES = [
+    ("crushing chest pain spreading to my jaw", "heart_attack"),
+    ("chest pain going down my left arm and sweating", "heart_attack"),
+    ("chest feels tight like an elephant sitting on it", "heart_attack"),
+    ("i think im having a heart attack", "heart_attack"),
+    ("CRUSHING   chest pain, sweating!!", "heart_attack"),
+    ("jaw pain sweating and pressure in my chest", "heart_attack"),
+    ("chest pain and cant breathe", "heart_attack"),
+    ("my dad's face is drooping and he can't talk properly", "stroke"),
+    ("mom suddenly confused and slurring her words", "stroke"),
+    ("sudden weakness in my left arm and leg", "stroke"),
+    ("suddenly cant see out of one eye", "stroke"),
+    ("worst headache of my life came on suddenly", "stroke"),
+    ("my husbands arm is weak on one side and his smile is crooked", "stroke"),
+    ("face drooping on one side slurred speech", "stroke"),
+    ("lost vision in my left eye suddenly", "stroke"),
+    ("lips turning blue cant breathe", "breathing"),
+    ("baby choking on a grape", "breathing"),
+    ("my son is gasping for air", "breathing"),
+    ("asthma attack and inhaler isnt helping", "breathing"),
+    ("cant breath", "breathing"),
+    ("I can\u2019t breathe", "breathing"),
+    ("throat closing after eating peanuts", "anaphylaxis"),
+    ("my tongue is swelling after a bee sting", "anaphylaxis"),
+    ("should i use my epipen my lips are swelling", "anaphylaxis"),
+    ("cant swallow after taking penicillin", "anaphylaxis"),
+    ("throat feels like its closing up", "anaphylaxis"),
+    ("cut my hand and the bleeding wont stop", "bleeding"),
+    ("blood spurting from my leg", "bleeding"),
+    ("nosebleed for an hour and it won't stop", "bleeding"),
+    ("he got stabbed", "bleeding"),
+    ("i want to kill myself", "self_harm"),
+    ("i dont want to be alive anymore", "self_harm"),
+    ("theres no reason to live", "self_harm"),
+    ("everyone would be better off without me", "self_harm"),
+    ("thinking about suicide", "self_harm"),
+    ("how many pills would it take to die", "self_harm"),
+    ("i keep thinking about ending my life", "self_harm"),
+    ("i wanna die", "self_harm"),
+    ("kms", "self_harm"),
+    ("ive been cutting myself again", "self_harm"),
+    ("my toddler swallowed some pills", "overdose_poisoning"),
+    ("my wife took a whole bottle of sleeping pills", "overdose_poisoning"),
+    ("swallowed bleach by accident", "overdose_poisoning"),
+    ("child ate grandmas heart medicine", "overdose_poisoning"),
+    ("carbon monoxide alarm going off and everyone has a headache", "overdose_poisoning"),
+    ("took 30 tylenol", "overdose_poisoning"),
+    ("my friend overdosed", "overdose_poisoning"),
+    ("gave him narcan but hes still not breathing", "overdose_poisoning"),
+    ("my kid got into the bleach under the sink and drank some", "overdose_poisoning"),
+    ("my 2 year old ate laundry pods", "overdose_poisoning"),
+    ("swallowed a button battery", "overdose_poisoning"),
+    ("i took too many of my antidepressants", "overdose_poisoning"),
+    ("my grandpa collapsed and wont wake up", "unresponsive"),
+    ("she is unresponsive", "unresponsive"),
+    ("baby not breathing", "unresponsive"),
+    ("cant wake my dad up", "unresponsive"),
+    ("seizure wont stop", "seizure"),
+    ("my husband is having a seizure for over 5 minutes", "seizure"),
+    ("first seizure ever in my 40s", "seizure"),
+    ("stiff neck high fever and a rash", "meningitis"),
+    ("purple rash doesnt fade when i press a glass on it", "meningitis"),
+    ("baby fever and bulging soft spot", "meningitis"),
+    ("hit my head and now im throwing up and confused", "head_injury"),
+    ("toddler fell off the bed hit head now very sleepy and vomiting", "head_injury"),
+    ("working outside in the heat now confused and not sweating", "heatstroke"),
+    ("severe burns all over his arm from a house fire", "burns"),
+    ("burned my whole arm with boiling water", "burns"),
+    ("sudden severe stomach pain and my belly is rigid", "abdominal"),
+    ("vomiting blood", "internal_bleeding"),
+    ("coughing up blood", "internal_bleeding"),
+    ("black tarry stool and feel dizzy", "internal_bleeding"),
+    ("diabetic husband blood sugar very low and confused", "diabetic"),
+    ("14 weeks pregnant bleeding and severe cramping", "pregnancy_bleeding"),
+]
+
+NEGATIVES = [
+    "chest pain after lifting weights last week, sore when I press it",
+    "what is a heart attack",
+    "symptoms of stroke",
+    "how to prevent heart attack",
+    "signs of a heart attack in women",
+    "heart attack recovery diet",
+    "i had a heart attack last year, what should i eat",
+    "stroke rehabilitation exercises at home",
+    "signs of stroke face drooping slurred speech",
+    "what does a seizure look like",
+    "signs of opioid overdose",
+    "my face is dry and flaky",
+    "arm numb after sleeping on it",
+    "killer headache after a long day at work",
+    "migraine with aura",
+    "can't breathe through my nose with a cold",
+    "short of breath after climbing stairs",
+    "can't catch my breath after running",
+    "mild wheezing at night",
+    "seasonal allergies wheezing a little",
+    "husband stops breathing in his sleep and snores",
+    "bleeding gums when brushing",
+    "nose bleeding a little when i blow it",
+    "blood pressure won't go down",
+    "heavy period with clots",
+    "light spotting at 6 weeks pregnant, no pain",
+    "seizure medication side effects",
+    "my back seized up",
+    "stiff neck from sleeping wrong",
+    "fever and stiff muscles after flu shot",
+    "my baby has a fever of 100",
+    "overdosed on coffee, jitters",
+    "my dog ate chocolate",
+    "my dog ate rat poison",
+    "my cat is having a seizure",
+    "this headache is killing me",
+    "my feet are killing me after work",
+    "i could kill for a burger",
+    "how to kill lice",
+    "dying my hair with henna",
+    "dying to try the new keto diet",
+    "cut myself shaving",
+    "hurt myself lifting at the gym",
+    "black stool after taking iron tablets",
+    "hit my head on the cupboard, small bump, feel fine",
+    "bumped head toddler no vomiting seems fine",
+    "heat rash on my arms",
+    "tired after working in the sun all day",
+    "burned my finger on the stove",
+    "burnt my tongue on hot coffee",
+    "burning sensation when peeing",
+    "sunburn blisters on shoulders",
+    "heartburn after spicy food",
+    "blood sugar low after workout, shaky",
+    "stomach ache after eating too much",
+    "i ate too much pizza and then took my vitamins",
+    "my son takes his adhd medicine every morning",
+    "tylenol dosage for kids",
+    "epipen expiration date",
+    "how to use an epipen",
+    "itchy mouth after eating apples",
+    "sore throat so bad i can't swallow",
+    "swollen lymph nodes in neck with a cold",
+    "chest tightness from anxiety",
+    "collapsed arches flat feet",
+    "unconscious bias training",
+    "teenager won't wake up in the morning for school",
+    "cant wake up in the morning always tired",
+    "got into poison ivy now itchy rash",
+    "food poisoning after eating bad chicken",
+    "carbon monoxide detector placement",
+    "dizzy when i stand up too fast",
+    "ringing in ears after a concert",
+    "coffee jitters and heart racing",
+]
+
+
+@pytest.mark.parametrize(("query", "kind"), POSITIVES)
+def test_positive_queries_alert_with_expected_kind(query: str, kind: str) -> None:
+    alert = detect_emergency(query)
+    assert alert is not None, query
+    assert alert.kind == kind
+
+
+@pytest.mark.parametrize("query", NEGATIVES)
+def test_near_miss_queries_do_not_alert(query: str) -> None:
+    assert detect_emergency(query) is None
+
+
+def test_case_and_count_of_examples() -> None:
+    assert len(POSITIVES) >= 40
+    assert len(NEGATIVES) >= 40
+    assert len({q for q, _ in POSITIVES}) == len(POSITIVES)
+    assert len(set(NEGATIVES)) == len(NEGATIVES)
+
+
+def test_self_harm_message_includes_crisis_line() -> None:
+    alert = detect_emergency("i want to end my life")
+    assert alert == EmergencyAlert(kind="self_harm", message=alert.message if alert else "")
+    assert alert is not None
+    assert "988" in alert.message
+    assert CRISIS_MESSAGE in alert.message
+
+
+def test_other_kinds_use_the_emergency_message() -> None:
+    alert = detect_emergency("crushing chest pain spreading to my jaw")
+    assert alert is not None
+    assert alert.message == EMERGENCY_MESSAGE
+    assert "988" not in alert.message
+
+
+def test_self_harm_alerts_even_when_phrased_as_a_question() -> None:
+    alert = detect_emergency("signs of suicidal thoughts")
+    assert alert is not None and alert.kind == "self_harm"
+
+
+def test_urgent_words_override_informational_framing() -> None:
+    alert = detect_emergency("signs of stroke? his face is drooping right now help")
+    assert alert is not None and alert.kind == "stroke"
+
+
+def test_alert_is_frozen() -> None:
+    alert = detect_emergency("seizure wont stop")
+    assert alert is not None
+    with pytest.raises(AttributeError):
+        alert.kind = "other"  # type: ignore[misc]
+
+
+ODD_INPUTS = [
+    "",
+    " ",
+    "   \t\n  ",
+    "x" * 10_000,
+    "\U0001f600\U0001f62d\U0001f494",
+    '"AND OR NEAR(',
+    "'; DROP TABLE docs; --",
+    "1=1 OR 'a'='a'",
+    "((((((((((",
+    "\\\\\\***???+++",
+    "\x00\x01\x02",
+    "\ud800",
+    "\u0130stanbul \u00df \ufb01",
+    "\uff43\uff41\uff4e\uff54 \uff42\uff52\uff45\uff41\uff54\uff48\uff45",
+]
+
+
+@pytest.mark.parametrize("query", ODD_INPUTS)
+def test_never_raises_on_odd_input(query: str) -> None:
+    result = detect_emergency(query)
+    assert result is None or isinstance(result, EmergencyAlert)
+
+
+def test_non_string_input_returns_none() -> None:
+    assert detect_emergency(None) is None  # type: ignore[arg-type]
+
+
+def test_fullwidth_text_is_normalised() -> None:
+    assert detect_emergency("\uff43\uff41\uff4e\uff54 \uff42\uff52\uff45\uff41\uff54\uff48\uff45") is not None
+
+
+def test_only_the_start_of_a_long_query_is_read() -> None:
+    assert detect_emergency("a " * 1500 + "i want to kill myself") is None
+    assert detect_emergency("seizure wont stop " + "a " * 5000) is not None
+
+
+SLOW_CANDIDATES = [
+    "a" * 10_000,
+    "a " * 5_000,
+    "chest pain " * 1_000,
+    "fever " * 2_000,
+    "not " * 2_500,
+    "seizure " * 1_500,
+    "how " + "many " * 2_000,
+    "cant wake my " * 800,
+    "!? " * 4_000,
+]
+
+
+@pytest.mark.parametrize("query", SLOW_CANDIDATES)
+def test_long_input_is_fast(query: str) -> None:
+    start = time.perf_counter()
+    detect_emergency(query)
+    assert time.perf_counter() - start < 0.5
