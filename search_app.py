@@ -62,8 +62,11 @@ def run_build(full: bool = False) -> None:
 
     settings = BuildSettings(corpus=CORPUS_DIR, index=INDEX_DIR, full=full, progress=False)
     report = build_index(settings, encoder=load_encoder(), on_progress=progress)
-    bar.progress(1.0, text=f"Index ready: {report.articles} articles, {report.passages} passages "
-                           f"({report.embedded} embedded in {report.seconds:.1f} s)")
+    bar.progress(
+        1.0,
+        text=f"Index ready: {report.articles} articles, {report.passages} passages "
+        f"({report.embedded} embedded in {report.seconds:.1f} s)",
+    )
     for path, reason in report.skipped:
         st.warning(f"Skipped {path}: {reason}")
 
@@ -72,8 +75,10 @@ def ensure_index() -> Searcher | None:
     """Open the index, building it on first start; explain what to do when that is impossible."""
     if not manifest_path(INDEX_DIR).exists():
         if not CORPUS_DIR.is_dir() or not list_corpus_files(CORPUS_DIR):
-            st.info(f"The library is empty. Add articles (.md, .txt, .html, .jsonl or MedQuAD .xml) to "
-                    f"`{CORPUS_DIR}/` and reload this page, or run `python build_index.py`.")
+            st.info(
+                f"The library is empty. Add articles (.md, .txt, .html, .jsonl or MedQuAD .xml) to "
+                f"`{CORPUS_DIR}/` and reload this page, or run `python build_index.py`."
+            )
             return None
         st.info("Building the search index for the first time. This takes a minute or two.")
         run_build()
@@ -85,7 +90,9 @@ def sidebar(searcher: Searcher) -> dict[str, object]:
     with st.sidebar:
         st.header("Search options")
         k = st.slider("Number of passages", 5, 50, 10, step=5)
-        mode = st.radio("Search mode", list(MODES), horizontal=True, help="Hybrid mixes meaning and keywords.")
+        mode = st.radio(
+            "Search mode", list(MODES), horizontal=True, help="Hybrid mixes meaning and keywords."
+        )
         facets = searcher.facets()
         tags = st.multiselect("Topic tags", facets["tags"])
         sources = st.multiselect("Sources", facets["sources"])
@@ -109,8 +116,12 @@ def search_box() -> str:
     """The query box (Enter searches), example buttons, and the URL's ?q= kept in step."""
     if "q" not in st.session_state:
         st.session_state["q"] = st.query_params.get("q", "")
-    query = st.text_input("Describe a symptom or ask a health question", key="q",
-                          placeholder="e.g. heel pain after running", max_chars=10_000)
+    query = st.text_input(
+        "Describe a symptom or ask a health question",
+        key="q",
+        placeholder="e.g. heel pain after running",
+        max_chars=10_000,
+    )
     st.caption("Try an example:")
     columns = st.columns(3)
     for number, example in enumerate(EXAMPLE_QUERIES):

@@ -26,6 +26,7 @@ def choose_kind(passages: int, requested: str = "auto") -> str:
 
 def new_index(kind: str, dimension: int) -> faiss.Index:
     """An empty inner-product index of the given kind, addressed by passage id."""
+    inner: faiss.Index
     if kind == "hnsw":
         inner = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = 80

@@ -76,7 +76,9 @@ def build_index(
         if plan.base is not None and not plan.changed and not plan.removed:
             _report_unchanged(plan.base, settings.index, report)
         else:
-            _build_generation(settings, plan, encoder or Encoder(plan.ref, settings.device), report, on_progress)
+            _build_generation(
+                settings, plan, encoder or Encoder(plan.ref, settings.device), report, on_progress
+            )
     report.seconds = time.perf_counter() - started
     return report
 
@@ -88,7 +90,9 @@ def _build_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexProblem(f"another build is already running on {index_dir}; wait for it to finish") from None
+            raise IndexProblem(
+                f"another build is already running on {index_dir}; wait for it to finish"
+            ) from None
         yield
 
 
@@ -115,7 +119,9 @@ def _reusable_base(settings: BuildSettings, ref: ModelRef, report: BuildReport) 
         if (settings.index / "manifest.json").exists():
             report.notes.append(f"previous index not reusable ({exc}); rebuilding everything")
         return None
-    if manifest.get("chunker") != settings.chunker.as_dict() or manifest.get("corpus") != _corpus_key(settings):
+    if manifest.get("chunker") != settings.chunker.as_dict() or manifest.get("corpus") != _corpus_key(
+        settings
+    ):
         report.notes.append("chunker settings or corpus folder changed; re-reading every file")
         return None
     if manifest["model"].get("fingerprint") != ref.fingerprint:
@@ -142,11 +148,15 @@ def _report_unchanged(manifest: dict[str, Any], index_dir: Path, report: BuildRe
     report.up_to_date = True
     report.articles = manifest["counts"]["articles"]
     report.passages = report.kept = manifest["counts"]["passages"]
-    report.skipped = [tuple(item) for item in manifest.get("skipped", [])]  # type: ignore[misc]
+    report.skipped = [(str(path), str(reason)) for path, reason in manifest.get("skipped", [])]
 
 
 def _build_generation(
-    settings: BuildSettings, plan: _Plan, encoder: Encoder, report: BuildReport, on_progress: ProgressCallback | None
+    settings: BuildSettings,
+    plan: _Plan,
+    encoder: Encoder,
+    report: BuildReport,
+    on_progress: ProgressCallback | None,
 ) -> None:
     """Write a complete new generation aside, then commit it by replacing the manifest."""
     generation = (plan.base or {}).get("generation", 0) + 1
@@ -162,8 +172,11 @@ def _build_generation(
         store.drop_unused_embeddings()
         conn.commit()
         counts = store.counts()
-        index = ann.build(store.vectors(model_key, encoder.dimension), ann.choose_kind(counts["passages"]),
-                          encoder.dimension)
+        index = ann.build(
+            store.vectors(model_key, encoder.dimension),
+            ann.choose_kind(counts["passages"]),
+            encoder.dimension,
+        )
     finally:
         conn.close()
     db_partial.rename(settings.index / db_name)

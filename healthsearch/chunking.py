@@ -15,9 +15,12 @@ from .documents import Article, Passage
 from .ingest.base import is_bullet
 
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a capital, digit or quote.
-_SENTENCE_END = re.compile(r"(?<!\b[A-Z])(?<!\be\.g)(?<!\bi\.e)(?<!\bDr)(?<!\bvs)(?<!\bSt)[.!?]+[\"')\]]*\s+(?=[\"'(\[A-Z0-9])")
+_SENTENCE_END = re.compile(
+    r"(?<!\b[A-Z])(?<!\be\.g)(?<!\bi\.e)(?<!\bDr)(?<!\bvs)(?<!\bSt)[.!?]+[\"')\]]*\s+(?=[\"'(\[A-Z0-9])"
+)
 _BLOCK_BREAK = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\S+")
+DEFAULT_CHUNKER = ChunkerSettings()
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Unit:
     words: int
 
 
-def chunk_article(article: Article, settings: ChunkerSettings = ChunkerSettings()) -> list[Passage]:
+def chunk_article(article: Article, settings: ChunkerSettings = DEFAULT_CHUNKER) -> list[Passage]:
     """Cut every section of an article into passages, numbered in reading order."""
     passages: list[Passage] = []
     for section in article.sections:
@@ -118,4 +121,3 @@ def _windows(units: list[Unit], settings: ChunkerSettings) -> Iterator[tuple[int
         if j >= len(units):
             return
         i = max(i + 1, j - settings.overlap_sentences) if units[j - 1].words < settings.min_words // 2 else j
-

@@ -14,7 +14,6 @@ from .config import DEFAULT_MODEL
 from .errors import HealthsearchError
 
 
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``python -m healthsearch``; returns the exit code, never raises on bad input."""
     parser = _parser()
@@ -45,13 +44,18 @@ def run_safely(handler: Any, args: argparse.Namespace) -> int:
     except Exception as exc:
         if os.environ.get("HEALTHSEARCH_DEBUG"):
             raise
-        print(f"unexpected error: {exc.__class__.__name__}: {str(exc)[:300]} "
-              "(set HEALTHSEARCH_DEBUG=1 for details)", file=sys.stderr)
+        print(
+            f"unexpected error: {exc.__class__.__name__}: {str(exc)[:300]} "
+            "(set HEALTHSEARCH_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return 1
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="healthsearch", description="Semantic search over consumer health content.")
+    parser = argparse.ArgumentParser(
+        prog="healthsearch", description="Semantic search over consumer health content."
+    )
     commands = parser.add_subparsers(title="commands")
     _define_build(commands.add_parser("build", help="build or update the index from a corpus folder"))
     _define_search(commands.add_parser("search", help="search the index"))
@@ -67,7 +71,9 @@ def _index_arg(parser: argparse.ArgumentParser) -> None:
 def _define_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", type=Path, default=Path("corpus"), help="corpus folder (default: corpus)")
     _index_arg(parser)
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="sentence-transformers model name or local path")
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help="sentence-transformers model name or local path"
+    )
     parser.add_argument("--full", action="store_true", help="re-read and re-embed everything")
     parser.add_argument("--batch-size", type=_positive_int, default=32)
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: automatic)")
@@ -78,11 +84,15 @@ def _define_build(parser: argparse.ArgumentParser) -> None:
 def _define_search(parser: argparse.ArgumentParser) -> None:
     _index_arg(parser)
     parser.add_argument("query", nargs="*", help="the question or symptoms, in your own words")
-    parser.add_argument("--queries", type=Path, help='JSONL file of {"id": ..., "query": ...}; one output line each')
+    parser.add_argument(
+        "--queries", type=Path, help='JSONL file of {"id": ..., "query": ...}; one output line each'
+    )
     parser.add_argument("--k", type=int, default=10, help="number of passages (default 10)")
     parser.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     parser.add_argument("--tag", action="append", default=[], help="only articles with this tag (repeatable)")
-    parser.add_argument("--source", action="append", default=[], help="only articles from this source (repeatable)")
+    parser.add_argument(
+        "--source", action="append", default=[], help="only articles from this source (repeatable)"
+    )
     parser.add_argument("--model", default=None, help="query model (default: the one that built the index)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=_run_search)
@@ -118,8 +128,13 @@ def _run_build(args: argparse.Namespace) -> int:
     from .report import print_build_report
 
     settings = BuildSettings(
-        corpus=args.corpus, index=args.index, model=args.model, full=args.full,
-        batch_size=args.batch_size, device=args.device, progress=not args.quiet,
+        corpus=args.corpus,
+        index=args.index,
+        model=args.model,
+        full=args.full,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=not args.quiet,
     )
     print_build_report(build_index(settings), settings)
     return 0

@@ -118,7 +118,11 @@ class Encoder:
 
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         vectors = self.model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
@@ -132,5 +136,7 @@ def _load(ref: ModelRef, device: str | None) -> Any:
 
         return SentenceTransformer(ref.location, device=device)
     except Exception as exc:  # the library raises many types for a model it cannot get
-        hint = "" if ref.local else " (a hub name needs internet access the first time; or pass a local folder)"
+        hint = (
+            "" if ref.local else " (a hub name needs internet access the first time; or pass a local folder)"
+        )
         raise ModelError(f"could not load model {ref.name}: {str(exc).splitlines()[0][:200]}{hint}") from None

@@ -33,7 +33,9 @@ def load_queries(path: Path, field: str = "query") -> dict[str, str]:
             record = json.loads(line)
             queries[str(record["id"])] = str(record[field])
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise HealthsearchError(f'{path}:{number}: expected a JSON object with "id" and "{field}"') from None
+            raise HealthsearchError(
+                f'{path}:{number}: expected a JSON object with "id" and "{field}"'
+            ) from None
     return queries
 
 

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 Ranking = Sequence[tuple[int, float]]
 
 
-def rrf(rankings: Sequence[Ranking], k: int = 60, weights: Sequence[float] | None = None) -> list[tuple[int, float]]:
+def rrf(
+    rankings: Sequence[Ranking], k: int = 60, weights: Sequence[float] | None = None
+) -> list[tuple[int, float]]:
     """Reciprocal rank fusion: score(d) = Σ w_i / (k + rank_i(d)), best first, ties by id."""
     weights = weights or [1.0] * len(rankings)
     if len(weights) != len(rankings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -66,7 +67,7 @@ def to_html(text: str, query: str) -> str:
     marks = find_highlight(text, query)
     cuts = sorted({0, len(text), *marks.sentence, *(p for span in marks.terms for p in span)})
     pieces = []
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in itertools.pairwise(cuts):
         piece = html.escape(text[start:end]).replace("\n", "<br>")
         if any(s <= start and end <= e for s, e in marks.terms):
             piece = f"<mark>{piece}</mark>"

@@ -28,7 +28,9 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     if not index_dir.is_dir():
         raise IndexProblem(f"no index at {index_dir}; {build_hint}")
     if not path.is_file():
-        raise IndexProblem(f"{index_dir} holds no {MANIFEST_NAME}, so it is not a finished index; {build_hint}")
+        raise IndexProblem(
+            f"{index_dir} holds no {MANIFEST_NAME}, so it is not a finished index; {build_hint}"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -38,7 +40,9 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
 
 def validate(data: Any, path: Path, build_hint: str) -> dict[str, Any]:
     """Check the manifest's shape and version."""
-    if not isinstance(data, dict) or not all(k in data for k in ("format_version", "model", "files", "counts")):
+    if not isinstance(data, dict) or not all(
+        k in data for k in ("format_version", "model", "files", "counts")
+    ):
         raise IndexProblem(f"{path} is not a healthsearch manifest; {build_hint} --full")
     version = data["format_version"]
     if not isinstance(version, int) or version > FORMAT_VERSION:

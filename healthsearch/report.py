@@ -20,11 +20,17 @@ def print_build_report(report: BuildReport, settings: BuildSettings) -> None:
     for note in report.notes:
         print(f"note: {note}")
     state = "up to date" if report.up_to_date else "built"
-    print(f"Index {settings.index} {state}: {report.articles} articles, {report.passages} passages "
-          f"from {settings.corpus}")
-    print(f"  passages: {report.new} new, {report.changed} changed, {report.removed} removed, {report.kept} kept")
-    print(f"  embedded {report.embedded} passages in {report.seconds:.1f} s "
-          f"({report.passages_per_second:.1f} passages/s)")
+    print(
+        f"Index {settings.index} {state}: {report.articles} articles, {report.passages} passages "
+        f"from {settings.corpus}"
+    )
+    print(
+        f"  passages: {report.new} new, {report.changed} changed, {report.removed} removed, {report.kept} kept"
+    )
+    print(
+        f"  embedded {report.embedded} passages in {report.seconds:.1f} s "
+        f"({report.passages_per_second:.1f} passages/s)"
+    )
     _print_list(f"skipped {len(report.skipped)} file(s)", [f"{p}: {why}" for p, why in report.skipped])
     _print_list(f"{len(report.warnings)} warning(s)", report.warnings)
 
@@ -71,15 +77,17 @@ def print_results(record: dict[str, Any]) -> str:
 def manifest_summary(manifest: dict[str, Any], index_dir: Path) -> str:
     """The manifest facts a person wants to see."""
     model, counts = manifest["model"], manifest["counts"]
-    return "\n".join([
-        f"index:      {index_dir} (generation {manifest.get('generation')}, format {manifest['format_version']})",
-        f"built at:   {manifest.get('built_at')}",
-        f"corpus:     {manifest.get('corpus')}",
-        f"articles:   {counts['articles']}",
-        f"passages:   {counts['passages']}",
-        f"model:      {model['name']} (dimension {model['dimension']}, fingerprint {model['fingerprint']})",
-        f"vectors:    {manifest.get('index_type')} in {manifest['files']['vectors']}",
-        f"chunker:    {manifest.get('chunker')}",
-        f"skipped:    {len(manifest.get('skipped', []))} file(s)",
-        "versions:   " + ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("versions", {}).items())),
-    ])
+    return "\n".join(
+        [
+            f"index:      {index_dir} (generation {manifest.get('generation')}, format {manifest['format_version']})",
+            f"built at:   {manifest.get('built_at')}",
+            f"corpus:     {manifest.get('corpus')}",
+            f"articles:   {counts['articles']}",
+            f"passages:   {counts['passages']}",
+            f"model:      {model['name']} (dimension {model['dimension']}, fingerprint {model['fingerprint']})",
+            f"vectors:    {manifest.get('index_type')} in {manifest['files']['vectors']}",
+            f"chunker:    {manifest.get('chunker')}",
+            f"skipped:    {len(manifest.get('skipped', []))} file(s)",
+            "versions:   " + ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("versions", {}).items())),
+        ]
+    )

@@ -55,7 +55,7 @@ _SPEC = r"""
 <stop> = (?:wont|will not|doesnt|does not|didnt|isnt|not|cant|cannot|wouldnt|hasnt|never) <w3>stop\w*
     |keeps? going|still going
 <vomit> = vom+it\w*|throw\w* up|threw up|puk\w*|being sick
-<conf> = (?:confus\w*|disorient\w*)(?! (?:about|by|whether|if|which|why|how))|not making sense|delirious
+<conf> = (?:confus\w*|disorient\w*)\b(?! (?:about|by|whether|if|which|why|how))|not making sense|delirious
     |incoheren\w*|talking nonsense
 <kid> = child|children|kids?|toddler|bab(?:y|ies)|son|daughter|boy|girl|grand(?:son|daughter)|infant|niece
     |nephew|\d+ ?(?:year|yr|month|mo)s? old|\d+ ?yo
@@ -141,7 +141,7 @@ _SPEC = r"""
     |teen\w*) <w3>(?:wont|will not|isnt|is not|not|cant be) (?:wak\w*|rous\w*|woken)\b(?: up)?+(?! (?:for
     |in the|on time|early|until|till|at|when|before|after|up|to))
 + \b(?:not|isnt|wont|doesnt) respond\w*(?: at all| to (?:me|us|anything|touch|pain|voice|shaking))?\b(?! to)
-+ \b(?:not|isnt|is not|stopped|has stopped|quit|arent|wasnt|no longer) <br>(?! <w4>(?:nose|nostrils?))
++ \b(?:not|isnt|is not|stopped|has stopped|quit|arent|wasnt|no longer) <br>\b(?! <w4>(?:nose|nostrils?))
 + \bheart (?:has )?stopped\b(?! me)|\b(?:doing|giving|started|start|starting|performing) cpr\b
 + \bcollaps(?:ed|es|ing)\b|\b(?:baby|infant|newborn|toddler) <w2>(?:floppy|limp)\b
 - \bunconscious (?:bias|mind|thoughts?)|\blike <w2>heart stopped|\b(?:nearly|almost) collapsed
@@ -202,8 +202,9 @@ _SPEC = r"""
     |weak\w*|paraly\w*|not moving|dead|limp)
 + \b(?:weak\w*|numb\w*|paraly\w*|limp|cant move|cant feel) <w4>(?:on |down )?(?:one
     |(?:the |my |his |her )?(?:left|right)) side\b|\bone sided (?:weakness|numbness|paralysis)
-+ \b(?:one|left|right) side\b <w4>(?:weak\w*|numb\w*|paraly\w*|went dead|limp)\b|\barm <w2>(?:drift\w*
-    |droop\w*)
++ \b(?:one|left|right) side (?:of (?:my |his |her |the )?(?:body
+    |face) )?(?:is |has |went |gone |feels |felt )?(?:weak\w*|numb\w*|paraly\w*|dead|limp)\b
+    |\barm <w2>(?:drift\w*|droop\w*)
 + \bsudden\w* <w2>(?:weak\w*|numb\w*|paraly\w*|cant (?:move|feel|lift|use)) <w3>(?:arm|leg|hand|face|side
     |foot)s?\b
 + \bslurr\w*|\b<cant> (?:talk|speak) (?:properly|right|clearly|normally|straight)|\bcant get <w1>words out
@@ -217,6 +218,8 @@ _SPEC = r"""
     && \bworst <w4>(?:ever|life|of my)|\bthunderclap|\blike <w3>(?:hit|struck|exploded|bomb|bat|hammer)
     |\bexplod\w*|\bsudden\w* <w2>(?:severe|intense|excruciating|blinding|agoni[sz]ing|explosive|worst)
     |\b(?:severe|intense|excruciating|blinding) <w3>sudden\w*|<conf>|\bslurr\w*|\bcant see|\bpassed out
+- \bnumb\w* <w4>(?:after|from) (?:the |a |my )?(?:dentist|dental|filling|injection|novocaine|anesthetic
+    |root canal)
 - \b(?:drunk|drinking|alcohol|wasted) <w3>slurr\w*|\bslurr\w* <w3>(?:drunk|drinking|alcohol)
 
 [breathing]
@@ -239,7 +242,7 @@ _SPEC = r"""
 + \b<seiz> <w4>(?:<stop>|not stopping|one after (?:another|the other)|back to back)
 + \b<seiz> <w5>(?:(?:for|over|more than|longer than|past|almost|nearly|about|at least) )?(?:[5-9]|[1-9]\d
     |five|six|seven|eight|nine|ten|fifteen|twenty|thirty) ?(?:min\w*|mins)\b
-+ \b(?:first|1st|never had a) (?:ever )?<w1><seiz>(?! (?:symptoms|signs))
++ \b(?:first|1st|never had a) (?:ever )?<w1><seiz>\b(?! (?:symptoms|signs))
 + \bhaving (?:a |another )?<w1>(?:seizure|siezure|convulsion)s?\b
 + \b(?:is|started|keeps|still) (?:seizing|siezing|convulsing|fitting)\b
 + \b<seiz> <w4>(?:not|hasnt|isnt|wont|didnt) (?:wak\w*|<br>|respond\w*|regain\w*)

@@ -101,7 +101,9 @@ class Searcher:
             rows = self.store.fetch_passages([i for i, _ in ranked])
             hits = [(rows[i], s) for i, s in ranked if i in rows and keep(rows[i])]
             if len(hits) >= k or depth >= self.counts["passages"]:
-                return [_result(rank, row, score, text) for rank, (row, score) in enumerate(hits[:k], start=1)]
+                return [
+                    _result(rank, row, score, text) for rank, (row, score) in enumerate(hits[:k], start=1)
+                ]
             depth *= 4
 
     def _ranked(self, text: str, mode: str, depth: int) -> list[tuple[int, float]]:

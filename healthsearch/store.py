@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,14 @@ class StoredPassage:
     url: str
     source: str
     tags: list[str]
+
+
+def _stored_passage(row: tuple[Any, ...]) -> StoredPassage:
+    """A fetch_passages row → StoredPassage (tags are stored as JSON)."""
+    pid, article_id, ordinal, section, text, title, url, source, tags = row
+    return StoredPassage(
+        pid, article_id, ordinal, section, text, title, url, source, json.loads(tags or "[]")
+    )
 
 
 def open_db(path: Path, readonly: bool = False) -> sqlite3.Connection:
@@ -83,8 +92,13 @@ class Store:
 
     def remove_source(self, path: str) -> None:
         """Delete a source file's articles, passages and their lexical entries."""
-        ids = [r[0] for r in self.conn.execute(
-            "SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.source_path = ?", (path,))]
+        ids = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.source_path = ?",
+                (path,),
+            )
+        ]
         self.conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", ((i,) for i in ids))
         self.conn.executemany("DELETE FROM passages WHERE id = ?", ((i,) for i in ids))
         self.conn.execute("DELETE FROM articles WHERE source_path = ?", (path,))
@@ -98,8 +112,16 @@ class Store:
         """Insert an article with its passages and their lexical entries."""
         self.conn.execute(
             "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (article.id, article.title, article.url, article.source, json.dumps(article.tags),
-             article.summary, json.dumps(article.aliases), article.source_path),
+            (
+                article.id,
+                article.title,
+                article.url,
+                article.source,
+                json.dumps(article.tags),
+                article.summary,
+                json.dumps(article.aliases),
+                article.source_path,
+            ),
         )
         for passage, content_hash in zip(passages, hashes, strict=True):
             cursor = self.conn.execute(
@@ -108,7 +130,12 @@ class Store:
             )
             self.conn.execute(
                 "INSERT INTO passages_fts (rowid, title, section, text) VALUES (?, ?, ?, ?)",
-                (cursor.lastrowid, " ".join([article.title, *article.aliases]), passage.section, passage.text),
+                (
+                    cursor.lastrowid,
+                    " ".join([article.title, *article.aliases]),
+                    passage.section,
+                    passage.text,
+                ),
             )
 
     def missing_embeddings(self, model: str) -> set[str]:
@@ -142,7 +169,9 @@ class Store:
         )
         return cursor.rowcount
 
-    def vectors(self, model: str, dimension: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def vectors(
+        self, model: str, dimension: int, batch: int = 50_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (passage ids, vectors) in batches for every passage, in id order."""
         rows = self.conn.execute(
             "SELECT p.id, e.vector FROM passages p JOIN embeddings e"
@@ -151,7 +180,9 @@ class Store:
         )
         while chunk := rows.fetchmany(batch):
             ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
-            matrix = np.frombuffer(b"".join(r[1] for r in chunk), dtype=np.float32).reshape(len(chunk), dimension)
+            matrix = np.frombuffer(b"".join(r[1] for r in chunk), dtype=np.float32).reshape(
+                len(chunk), dimension
+            )
             yield ids, matrix
 
     def counts(self) -> dict[str, int]:
@@ -171,12 +202,16 @@ class Store:
             f" FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})",
             ids,
         )
-        return {r[0]: StoredPassage(*r[:8], tags=json.loads(r[8] or "[]")) for r in rows}
+        return {r[0]: _stored_passage(r) for r in rows}
 
     def article_passages(self, article_id: str) -> list[StoredPassage]:
         """Every passage of one article in reading order."""
-        ids = [r[0] for r in self.conn.execute(
-            "SELECT id FROM passages WHERE article_id = ? ORDER BY ordinal", (article_id,))]
+        ids = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT id FROM passages WHERE article_id = ? ORDER BY ordinal", (article_id,)
+            )
+        ]
         found = self.fetch_passages(ids)
         return [found[i] for i in ids]
 

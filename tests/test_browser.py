@@ -48,9 +48,22 @@ def page_url(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     shutil.copytree(sample_index, index)
     port = free_port()
     env = {**os.environ, "HEALTHSEARCH_INDEX": str(index), "HEALTHSEARCH_CORPUS": str(REPO / "corpus")}
-    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "search_app.py"), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]
-    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO / "search_app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
+    server = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/_stcore/health", 60)
         yield f"http://127.0.0.1:{port}"
@@ -65,8 +78,14 @@ def test_type_query_press_enter_and_see_grouped_results(page_url: str, tmp_path:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
         page.goto(page_url, timeout=60_000)

@@ -37,7 +37,9 @@ def test_added_changed_removed_files_touch_only_their_passages(tmp_path: Path, e
     corpus, index = copy_sample(SLUGS, tmp_path / "corpus"), tmp_path / "index"
     first = build(corpus, index, encoder)
     gout = (corpus / "gout.md").read_text()
-    (corpus / "gout.md").write_text(gout.replace("## Overview\n", "## Overview\n\nAn added opening sentence.\n"))
+    (corpus / "gout.md").write_text(
+        gout.replace("## Overview\n", "## Overview\n\nAn added opening sentence.\n")
+    )
     (corpus / "achilles-tendinitis.md").unlink()
     write(corpus, "new-note.md", "# Blisters\n\nA blister is a bubble of fluid under the skin.\n")
     report = build(corpus, index, encoder)

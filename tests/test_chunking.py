@@ -16,8 +16,13 @@ def sentence(i: int) -> str:
 
 
 def test_each_passage_keeps_title_and_section() -> None:
-    passages = chunk_article(article(Section("Causes", "Overuse. Injury."), Section("Treatment", "Rest helps.")))
-    assert [(p.section, p.title) for p in passages] == [("Causes", "Test Article"), ("Treatment", "Test Article")]
+    passages = chunk_article(
+        article(Section("Causes", "Overuse. Injury."), Section("Treatment", "Rest helps."))
+    )
+    assert [(p.section, p.title) for p in passages] == [
+        ("Causes", "Test Article"),
+        ("Treatment", "Test Article"),
+    ]
     assert passages[0].embedding_text() == "Test Article. Causes\nOveruse. Injury."
 
 

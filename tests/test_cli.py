@@ -21,7 +21,9 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 
 def test_search_json_contract(capsys: pytest.CaptureFixture[str], sample_index: Path) -> None:
-    code, out, _ = run_cli(capsys, "search", "--index", str(sample_index), "--json", "heel pain after running")
+    code, out, _ = run_cli(
+        capsys, "search", "--index", str(sample_index), "--json", "heel pain after running"
+    )
     record = json.loads(out)
     assert code == 0 and record["query"] == "heel pain after running" and record["emergency"] is None
     first = record["results"][0]
@@ -30,8 +32,14 @@ def test_search_json_contract(capsys: pytest.CaptureFixture[str], sample_index: 
 
 
 def test_search_json_flags_an_emergency(capsys: pytest.CaptureFixture[str], sample_index: Path) -> None:
-    _, out, _ = run_cli(capsys, "search", "--index", str(sample_index), "--json",
-                        "crushing chest pain spreading to my left arm")
+    _, out, _ = run_cli(
+        capsys,
+        "search",
+        "--index",
+        str(sample_index),
+        "--json",
+        "crushing chest pain spreading to my left arm",
+    )
     assert "emergency" in json.loads(out)["emergency"].lower()
 
 
@@ -40,7 +48,9 @@ def test_batch_queries_print_one_line_each(
 ) -> None:
     queries = tmp_path / "q.jsonl"
     queries.write_text('{"id": "q1", "query": "itchy dry skin patches"}\n{"id": "q2", "query": "   "}\n')
-    code, out, _ = run_cli(capsys, "search", "--index", str(sample_index), "--k", "3", "--queries", str(queries))
+    code, out, _ = run_cli(
+        capsys, "search", "--index", str(sample_index), "--k", "3", "--queries", str(queries)
+    )
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [line["id"] for line in lines] == ["q1", "q2"]
     assert len(lines[0]["results"]) == 3 and lines[0]["emergency"] is None
@@ -56,7 +66,9 @@ def test_text_output_per_mode(capsys: pytest.CaptureFixture[str], sample_index: 
 def test_errors_are_one_line_with_exit_code(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run_cli(capsys, "search", "--index", str(tmp_path / "none"), "gout")
     assert code == 2 and out == "" and err.count("\n") == 1 and "build_index.py" in err
-    code, _, err = run_cli(capsys, "build", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "i"))
+    code, _, err = run_cli(
+        capsys, "build", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "i")
+    )
     assert code == 2 and "does not exist" in err and "Traceback" not in err
     code, _, err = run_cli(capsys, "search", "--index", str(tmp_path))
     assert code == 2 and "give either a query" in err
@@ -69,7 +81,14 @@ def test_info_prints_manifest_facts(capsys: pytest.CaptureFixture[str], sample_i
 
 def test_build_index_script_summary_and_no_change(tmp_path: Path) -> None:
     corpus = copy_sample(["gout"], tmp_path / "corpus")
-    command = [sys.executable, str(REPO / "build_index.py"), "--corpus", str(corpus), "--index", str(tmp_path / "ix")]
+    command = [
+        sys.executable,
+        str(REPO / "build_index.py"),
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(tmp_path / "ix"),
+    ]
     first = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert first.returncode == 0, first.stderr
     assert "1 articles" in first.stdout and "passages/s" in first.stdout and "Embedding" in first.stderr

@@ -21,7 +21,10 @@ def read(path: Path):
 
 
 def test_markdown_front_matter_and_headings(tmp_path: Path) -> None:
-    path = write(tmp_path, "heel-pain.md", """
+    path = write(
+        tmp_path,
+        "heel-pain.md",
+        """
         ---
         title: Heel Pain
         summary: Why heels hurt.
@@ -40,10 +43,15 @@ def test_markdown_front_matter_and_headings(tmp_path: Path) -> None:
         ## Treatment
 
         Rest and ice.
-        """)
+        """,
+    )
     article = read(path).articles[0]
     assert (article.id, article.title, article.url, article.source) == (
-        "heel-pain", "Heel Pain", "https://example.org/heel", "Test Clinic")
+        "heel-pain",
+        "Heel Pain",
+        "https://example.org/heel",
+        "Test Clinic",
+    )
     assert article.tags == ["foot", "pain"]
     assert [s.heading for s in article.sections] == ["", "Causes", "Treatment"]
     assert article.sections[0].text == "Intro paragraph about heel pain and a link."
@@ -58,7 +66,11 @@ def test_markdown_without_front_matter_takes_h1_title(tmp_path: Path) -> None:
 def test_plain_text_headings_and_boilerplate() -> None:
     article = read(DATA / "scraped-page.txt").articles[0]
     assert article.title == "Everything You Need to Know About Tennis Elbow"
-    assert [s.heading for s in article.sections] == ["", "What Causes Tennis Elbow?", "How Is Tennis Elbow Treated?"]
+    assert [s.heading for s in article.sections] == [
+        "",
+        "What Causes Tennis Elbow?",
+        "How Is Tennis Elbow Treated?",
+    ]
     text = article.full_text()
     for junk in ("Leave a Reply", "Recommended Articles", "email address", "Video Tennis"):
         assert junk not in text
@@ -69,11 +81,25 @@ def test_html_keeps_article_body_only() -> None:
     article = read(DATA / "messy-page.html").articles[0]
     assert article.title == "Shin Splints: Why Your Lower Legs Hurt When You Run"
     assert article.url == "https://health.example.org/shin-splints"
-    assert [s.heading for s in article.sections] == ["", "What causes shin splints?", "How to feel better",
-                                                     "When to see a doctor"]
+    assert [s.heading for s in article.sections] == [
+        "",
+        "What causes shin splints?",
+        "How to feel better",
+        "When to see a doctor",
+    ]
     text = article.full_text()
-    for junk in ("cookies", "SECRET_TRACKING", "Conditions", "superfoods", "Share this", "Related", "Leave a Reply",
-                 "All rights reserved", "injected", "Privacy"):
+    for junk in (
+        "cookies",
+        "SECRET_TRACKING",
+        "Conditions",
+        "superfoods",
+        "Share this",
+        "Related",
+        "Leave a Reply",
+        "All rights reserved",
+        "injected",
+        "Privacy",
+    ):
         assert junk not in text
     assert "- Running more miles or more often than before\n- Hard or sloping" in article.sections[1].text
 
@@ -109,7 +135,9 @@ def test_medquad_pairs_become_articles() -> None:
         ("lines.jsonl", b"{not json}\n", "no valid article lines"),
     ],
 )
-def test_unreadable_files_are_skipped_with_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+def test_unreadable_files_are_skipped_with_reason(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     outcome = read(path)
@@ -142,5 +170,11 @@ def test_seed_page_becomes_clean_titled_sections(tmp_path: Path) -> None:
     assert "What Causes Leg Tendon Calcification?" in headings
     assert "How Is Leg Tendon Calcification Treated?" in headings
     text = article.full_text()
-    for junk in ("Leave a Reply", "Recommended Articles", "email address", "Video Calcific", "Required fields"):
+    for junk in (
+        "Leave a Reply",
+        "Recommended Articles",
+        "email address",
+        "Video Calcific",
+        "Required fields",
+    ):
         assert junk not in text

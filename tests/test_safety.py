@@ -83,6 +83,22 @@ POSITIVES = [
     ("black tarry stool and feel dizzy", "internal_bleeding"),
     ("diabetic husband blood sugar very low and confused", "diabetic"),
     ("14 weeks pregnant bleeding and severe cramping", "pregnancy_bleeding"),
+    ("8 weeks pregnant sharp pain and bleeding could it be ectopic", "pregnancy_bleeding"),
+    ("my son ate a bunch of my adhd pills", "overdose_poisoning"),
+    ("i think i od'd", "overdose_poisoning"),
+    ("i smell gas and feel dizzy", "overdose_poisoning"),
+    ("my baby is floppy and wont wake up", "unresponsive"),
+    ("i just want it all to end", "self_harm"),
+    ("life isnt worth living anymore", "self_harm"),
+    ("throwing up what looks like coffee grounds", "internal_bleeding"),
+    ("my baby is breathing fast and ribs sucking in", "breathing"),
+    ("my arm and leg on the right side went numb suddenly", "stroke"),
+    ("my neck is stiff and i have a fever of 103", "meningitis"),
+    ("going into anaphylactic shock", "anaphylaxis"),
+    ("my lips are swelling after i ate shrimp and i cant breathe", "anaphylaxis"),
+    ("kid left in hot car", "heatstroke"),
+    ("third degree burn", "burns"),
+    ("chest pain no fever but sweating", "heart_attack"),
 ]
 
 NEGATIVES = [
@@ -160,6 +176,20 @@ NEGATIVES = [
     "dizzy when i stand up too fast",
     "ringing in ears after a concert",
     "coffee jitters and heart racing",
+    "chest pain, no sweating, not spreading to my arm",
+    "my son ate dinner and took his pills",
+    "pain on my right side and numb toes",
+    "right side of my face numb after the dentist",
+    "suddenly confused about my medication schedule",
+    "first seizure symptoms in adults",
+    "period wont stop bleeding after 10 days",
+    "i keep choking on food when i eat",
+    "choking feeling in throat",
+    "collapsed lung recovery",
+    "i nearly collapsed from exhaustion",
+    "my temperature is 99 and neck is stiff from work",
+    "breathing hard after running",
+    "i want this headache to end",
 ]
 
 

@@ -57,7 +57,9 @@ class FileRead:
 def list_corpus_files(root: Path) -> list[CorpusFile]:
     """Every file with a known suffix under ``root``, sorted; symlinks leaving the root are not followed."""
     if not root.exists():
-        raise CorpusError(f"corpus folder {root} does not exist; create it and add articles (.md, .txt, .html, .jsonl, .xml)")
+        raise CorpusError(
+            f"corpus folder {root} does not exist; create it and add articles (.md, .txt, .html, .jsonl, .xml)"
+        )
     if not root.is_dir():
         raise CorpusError(f"corpus path {root} is not a folder")
     real_root = root.resolve()

@@ -31,7 +31,9 @@ def read_text_file(path: Path) -> str:
     if size == 0:
         raise ReadError("empty file")
     if size > MAX_FILE_BYTES:
-        raise ReadError(f"file is {size // (1024 * 1024)} MB, over the {MAX_FILE_BYTES // (1024 * 1024)} MB limit")
+        raise ReadError(
+            f"file is {size // (1024 * 1024)} MB, over the {MAX_FILE_BYTES // (1024 * 1024)} MB limit"
+        )
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
         raise ReadError("binary file, not text")
@@ -73,7 +75,7 @@ def looks_like_heading(block: str) -> bool:
 def sections_from_blocks(blocks: list[str], title: str) -> list[Section]:
     """Group plain-text blocks under the heading lines that precede them."""
     sections: list[Section] = []
-    heading, body = "", []
+    heading, body = "", list[str]()
     for block in drop_boilerplate(blocks):
         if block.strip().lower() in title.lower():
             continue
@@ -105,7 +107,9 @@ def as_str_list(value: object) -> list[str]:
     return [str(value)]
 
 
-def make_article(path: Path, title: str, sections: list[Section], meta: dict[str, object] | None = None) -> Article:
+def make_article(
+    path: Path, title: str, sections: list[Section], meta: dict[str, object] | None = None
+) -> Article:
     """Build an Article whose id is the file stem; raises ReadError when nothing is left."""
     if not any(s.text.strip() for s in sections):
         raise ReadError("no article text found")

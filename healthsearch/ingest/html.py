@@ -11,7 +11,9 @@ from ..documents import Section
 from .base import ReadResult, make_article, read_text_file
 from .boilerplate import drop_boilerplate
 
-_NOISE_TAGS = "script, style, noscript, nav, header, footer, aside, form, iframe, svg, button, template, dialog"
+_NOISE_TAGS = (
+    "script, style, noscript, nav, header, footer, aside, form, iframe, svg, button, template, dialog"
+)
 _NOISE_HINTS = re.compile(
     r"cookie|consent|banner|sidebar|navbar|menu|breadcrumb|footer|comment|share|social|related|newsletter"
     r"|advert|promo|subscribe|popup|modal",
@@ -29,7 +31,10 @@ def read_html(path: Path) -> ReadResult:
     _remove_noise(tree)
     body = tree.css_first("article") or tree.css_first("main") or tree.css_first('[role="main"]') or tree.body
     sections = _sections(body, title) if body is not None else []
-    meta = {"url": _meta(tree, 'link[rel="canonical"]', "href"), "source": _meta(tree, 'meta[property="og:site_name"]')}
+    meta = {
+        "url": _meta(tree, 'link[rel="canonical"]', "href"),
+        "source": _meta(tree, 'meta[property="og:site_name"]'),
+    }
     return ReadResult([make_article(path, title, sections, dict(meta))])
 
 
@@ -60,7 +65,7 @@ def _remove_noise(tree: LexborHTMLParser) -> None:
 def _sections(body: LexborNode, title: str) -> list[Section]:
     """Walk block elements in document order, starting a section at each heading."""
     sections: list[Section] = []
-    heading, blocks = "", []
+    heading, blocks = "", list[str]()
     for node in body.css(_BLOCKS):
         if node.tag not in _HEADINGS and _inside_block(node, body):
             continue
