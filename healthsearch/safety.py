@@ -40,8 +40,8 @@ CRISIS_MESSAGE = (
 #   + regex             alerts on its own
 #   & regex && regex    a combination: every part must match, and not after a negation
 #   - regex             a benign phrase, removed before this category is matched
-# A line indented by four spaces continues the line above (joined without a space;
-# start it with \s where a space is needed).
+# A line indented by four spaces continues the line above, joined without a space, so
+# break lines just before a "|" (or write \s where the break needs a space).
 # Keep quantified parts bounded and delimited by spaces: no nested open-ended repeats.
 _SPEC = r"""
 <w1> = (?:\w+ )?
@@ -62,7 +62,7 @@ _SPEC = r"""
 <pills> = pil+s?|tablets?|tabs|meds|medic(?:ine|ation)s?|capsules?|paracetamol|tylenol|acetaminophen
     |ibuprofen|advil|aspirin|insulin|xanax|oxy(?:contin|codone)?|opioids?|fentanyl|antidepressants?|vitamins?
     |gumm(?:y|ies)|edibles?|pain ?killers?|benadryl
-<seiz> = s(?:ei|ie)z\w*|convuls\w*|fitting|epileptic fit
+<seiz> = s(?:ei|ie)z\w*|convuls\w*|epileptic fit
 <fever> = fev[ae]r\w*|high temp\w*|(?:a|high) temperature|temperature of (?:10[0-6]|3[89]|4[01])|febrile
     |burning up|(?:10[1-6]|39|40|41) (?:\d )?(?:f|c|degrees)
 <blood_benign> = \bblood (?:pressure|sugar|tests?|work|draw|drawn|donation|type|count|glucose|thinners?)
@@ -258,7 +258,8 @@ _SPEC = r"""
 & <fever> && \bbulg\w* <w2>(?:soft spot|fontanel\w*)|\b(?:soft spot|fontanel\w*) <w2>bulg\w*
 
 [bleeding]
-+ \b(?:been|was|got|just|being) stabbed\b|\bstab wound|\bgunshot|\b(?:been|was|got|just been) shot\b
++ \b(?:been|was|got|just|being) stabbed\b|\bstab wound|\bgunshot (?:wound|victim)|\b(?:been|was|got
+    |just been) shot\b
 + \b(?:finger|thumb|toe|hand|foot|ear)s? <w2>(?:cut|chopped|sliced|severed|came|ripped) off\b
 + \b(?:cut|chopped|sliced|severed|ripped|tore) <w2>(?:finger|thumb|toe|hand|foot|ear)s? off\b
 & \bble+d\w*|\bblood\w*|\bnose ?bleed\w*|\bha?emorrhag\w*

@@ -40,6 +40,7 @@ POSITIVES = [
     ("blood spurting from my leg", "bleeding"),
     ("nosebleed for an hour and it won't stop", "bleeding"),
     ("he got stabbed", "bleeding"),
+    ("gunshot wound to the leg", "bleeding"),
     ("i want to kill myself", "self_harm"),
     ("i dont want to be alive anymore", "self_harm"),
     ("theres no reason to live", "self_harm"),
@@ -190,6 +191,8 @@ NEGATIVES = [
     "my temperature is 99 and neck is stiff from work",
     "breathing hard after running",
     "i want this headache to end",
+    "well fitting shoes for diabetes",
+    "felt a gunshot pop in the back of my ankle",
 ]
 
 
