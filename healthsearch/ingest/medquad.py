@@ -14,19 +14,19 @@ from .base import ReadError, ReadResult, read_text_file
 
 
 def read_medquad(path: Path) -> ReadResult:
-    """Read a MedQuAD <Document>; pairs without an answer are skipped."""
+    """Read a MedQuAD document (three spellings occur: <Document>, <DiseaseFile>, <doc>); unanswered pairs are skipped."""
     root = _parse(read_text_file(path))
-    source, doc_id = root.get("source", "").strip(), root.get("id", "").strip()
-    if root.tag != "Document" or not source or not doc_id:
+    source = _attribute(root, "source", "corpus")
+    doc_id = _attribute(root, "id", "docid", "fid")
+    if not source or not doc_id:
         raise ReadError('not a MedQuAD <Document source=".." id=".."> file')
-    focus = _text(root.find("Focus")) or doc_id
+    focus = _text(_first(root, "Focus", "doctitle-focus")) or doc_id
     aliases = [_text(s) for s in root.iterfind("FocusAnnotations/Synonyms/Synonym") if _text(s)]
-    group = _text(root.find("FocusAnnotations/UMLS/SemanticGroup"))
+    group = _text(_first(root, "FocusAnnotations/UMLS/SemanticGroup", "UMLS/SemanticGroup"))
     articles = []
-    for pair in root.iterfind("QAPairs/QAPair"):
-        answer = _text(pair.find("Answer"))
+    for pair in [*root.iterfind("QAPairs/QAPair"), *root.iterfind("qaPairs/pair")]:
+        question, answer = _first(pair, "Question", "question"), _text(_first(pair, "Answer", "answer"))
         if answer:
-            question = pair.find("Question")
             tags = [t for t in (group, question.get("qtype", "") if question is not None else "") if t]
             articles.append(
                 Article(
@@ -41,6 +41,14 @@ def read_medquad(path: Path) -> ReadResult:
                 )
             )
     return ReadResult(articles)
+
+
+def _attribute(node: Element, *names: str) -> str:
+    return next((node.get(n, "").strip() for n in names if node.get(n, "").strip()), "")
+
+
+def _first(node: Element, *paths: str) -> Element | None:
+    return next((found for p in paths if (found := node.find(p)) is not None), None)
 
 
 def _parse(text: str) -> Element:
