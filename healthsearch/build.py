@@ -106,23 +106,30 @@ def _plan(settings: BuildSettings, encoder: Encoder | None, report: BuildReport)
     ref = encoder.ref if encoder else resolve_model(settings.model)
     base = None if settings.full else _reusable_base(settings, ref, report)
     stamps = _stamps(settings.index, base)
+    if base is not None and not _same_reading(base, settings):
+        report.notes.append(
+            "chunker settings or corpus folder changed; re-reading every file (cached vectors reused)"
+        )
+        return _Plan(files, files, sorted(stamps), base, ref)
     changed = [f for f in files if stamps.get(f.relative) != (f.size, f.mtime_ns)]
     present = {f.relative for f in files}
     return _Plan(files, changed, sorted(set(stamps) - present), base, ref)
 
 
+def _same_reading(manifest: dict[str, Any], settings: BuildSettings) -> bool:
+    """True when files would be read and chunked exactly as the live generation was."""
+    return manifest.get("chunker") == settings.chunker.as_dict() and manifest.get("corpus") == _corpus_key(
+        settings
+    )
+
+
 def _reusable_base(settings: BuildSettings, ref: ModelRef, report: BuildReport) -> dict[str, Any] | None:
-    """The live manifest when its model and chunker match; otherwise None (a full rebuild)."""
+    """The live manifest when its model matches; otherwise None (a full rebuild)."""
     try:
         manifest = read_manifest(settings.index)
     except IndexProblem as exc:
         if (settings.index / "manifest.json").exists():
             report.notes.append(f"previous index not reusable ({exc}); rebuilding everything")
-        return None
-    if manifest.get("chunker") != settings.chunker.as_dict() or manifest.get("corpus") != _corpus_key(
-        settings
-    ):
-        report.notes.append("chunker settings or corpus folder changed; re-reading every file")
         return None
     if manifest["model"].get("fingerprint") != ref.fingerprint:
         report.notes.append(f"model changed to {ref.name}; passages will be embedded again")

@@ -133,6 +133,9 @@ def _load(ref: ModelRef, device: str | None) -> Any:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
 
         return SentenceTransformer(ref.location, device=device)
     except Exception as exc:  # the library raises many types for a model it cannot get

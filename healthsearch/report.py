@@ -27,10 +27,13 @@ def print_build_report(report: BuildReport, settings: BuildSettings) -> None:
     print(
         f"  passages: {report.new} new, {report.changed} changed, {report.removed} removed, {report.kept} kept"
     )
-    print(
-        f"  embedded {report.embedded} passages in {report.seconds:.1f} s "
-        f"({report.passages_per_second:.1f} passages/s)"
-    )
+    if report.embedded:
+        print(
+            f"  embedded {report.embedded} passages; {report.seconds:.1f} s in all "
+            f"({report.passages_per_second:.1f} passages/s)"
+        )
+    else:
+        print(f"  nothing to embed; {report.seconds:.1f} s in all")
     _print_list(f"skipped {len(report.skipped)} file(s)", [f"{p}: {why}" for p, why in report.skipped])
     _print_list(f"{len(report.warnings)} warning(s)", report.warnings)
 

@@ -134,3 +134,21 @@ def test_first_start_builds_the_index_and_markup_stays_text(
     assert "&lt;script&gt;" in card and "<script" not in card
     assert "&lt;img src=x onerror=alert(1)&gt;" in card and "<img" not in card
     assert "javascript:" not in card
+
+
+def test_rebuild_button_picks_up_a_new_article(
+    app_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(REPO / "corpus", corpus)
+    write(
+        corpus,
+        "frostbite.md",
+        "# Frostbite\n\n## Overview\n\nFrostbite is skin and tissue frozen by cold, often fingers and toes.\n",
+    )
+    monkeypatch.setenv("HEALTHSEARCH_CORPUS", str(corpus))
+    at = run_page("frozen fingers and toes in the cold")
+    assert not any("Frostbite" in card for card in cards(at))
+    next(b for b in at.button if b.label == "Rebuild index").click().run()
+    assert not at.exception
+    assert "Frostbite" in cards(at)[0]

@@ -149,3 +149,12 @@ def test_old_generations_are_cleaned_up(tmp_path: Path, encoder: Encoder) -> Non
         build(corpus, index, encoder)
     assert len(list(index.glob("passages-*.sqlite"))) == 2
     assert os.path.exists(index / json.loads((index / "manifest.json").read_text())["files"]["database"])
+
+
+def test_moved_corpus_is_re_read_but_not_re_embedded(tmp_path: Path, encoder: Encoder) -> None:
+    corpus, index = copy_sample(SLUGS[:2], tmp_path / "corpus"), tmp_path / "index"
+    first = build(corpus, index, encoder)
+    moved = corpus.rename(tmp_path / "moved")
+    report = build(moved, index, encoder)
+    assert not report.up_to_date and report.embedded == 0 and report.passages == first.passages
+    assert any("re-reading every file" in note for note in report.notes)

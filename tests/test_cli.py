@@ -93,4 +93,4 @@ def test_build_index_script_summary_and_no_change(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     assert "1 articles" in first.stdout and "passages/s" in first.stdout and "Embedding" in first.stderr
     second = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    assert second.returncode == 0 and "up to date" in second.stdout and "embedded 0 passages" in second.stdout
+    assert second.returncode == 0 and "up to date" in second.stdout and "nothing to embed" in second.stdout
