@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ann
-from .chunking import chunk_article
+from .chunking import chunk_article, head_text
 from .config import FORMAT_VERSION, BuildSettings
 from .embedding import Encoder, ModelRef, resolve_model
 from .errors import CorpusError, HealthsearchError, IndexProblem
@@ -168,8 +168,12 @@ def _build_generation(
     """Write a complete new generation aside, then commit it by replacing the manifest."""
     generation = (plan.base or {}).get("generation", 0) + 1
     _remove_partials(settings.index)
-    db_name, vectors_name = f"passages-{generation:06d}.sqlite", f"vectors-{generation:06d}.faiss"
-    db_partial = settings.index / f"{db_name}.partial"
+    names = {
+        "database": f"passages-{generation:06d}.sqlite",
+        "vectors": f"vectors-{generation:06d}.faiss",
+        "heads": f"heads-{generation:06d}.faiss",
+    }
+    db_partial = settings.index / f"{names['database']}.partial"
     conn = _start_database(settings.index, plan.base, db_partial)
     try:
         store = Store(conn)
@@ -179,19 +183,27 @@ def _build_generation(
         store.drop_unused_embeddings()
         conn.commit()
         counts = store.counts()
-        index = ann.build(
-            store.vectors(model_key, encoder.dimension),
-            ann.choose_kind(counts["passages"]),
-            encoder.dimension,
-        )
+        indexes = _vector_indexes(store, model_key, encoder.dimension, counts)
     finally:
         conn.close()
-    db_partial.rename(settings.index / db_name)
-    ann.save(index, settings.index / vectors_name)
-    manifest = _manifest(settings, plan, encoder, generation, counts, report, db_name, vectors_name)
-    write_manifest(settings.index, manifest)
+    db_partial.rename(settings.index / names["database"])
+    for key, index in indexes.items():
+        ann.save(index, settings.index / names[key])
+    write_manifest(settings.index, _manifest(settings, plan, encoder, generation, counts, report, names))
     _remove_old_generations(settings.index, keep={generation, generation - 1})
     report.articles, report.passages = counts["articles"], counts["passages"]
+
+
+def _vector_indexes(store: Store, model_key: str, dimension: int, counts: dict[str, int]) -> dict[str, Any]:
+    """FAISS indexes over passage vectors and over whole-article (head) vectors."""
+    return {
+        "vectors": ann.build(
+            store.vectors(model_key, dimension), ann.choose_kind(counts["passages"]), dimension
+        ),
+        "heads": ann.build(
+            store.head_vectors(model_key, dimension), ann.choose_kind(counts["heads"]), dimension
+        ),
+    }
 
 
 def _start_database(index_dir: Path, base: dict[str, Any] | None, target: Path) -> sqlite3.Connection:
@@ -239,7 +251,8 @@ def _record_read(read: FileRead, report: BuildReport) -> None:
 def _add_article(store: Store, article: Any, settings: BuildSettings) -> PassageKeys:
     passages = chunk_article(article, settings.chunker)
     hashes = [content_hash(p.embedding_text()) for p in passages]
-    store.add_article(article, passages, hashes)
+    head = head_text(article, passages)
+    store.add_article(article, passages, hashes, (head, content_hash(head)) if head else None)
     return {(p.article_id, p.ordinal): h for p, h in zip(passages, hashes, strict=True)}
 
 
@@ -282,8 +295,7 @@ def _manifest(
     generation: int,
     counts: dict[str, int],
     report: BuildReport,
-    db_name: str,
-    vectors_name: str,
+    names: dict[str, str],
 ) -> dict[str, Any]:
     skipped = [list(item) for item in report.skipped]
     if plan.base is not None:
@@ -305,7 +317,7 @@ def _manifest(
         "chunker": settings.chunker.as_dict(),
         "counts": counts,
         "index_type": ann.choose_kind(counts["passages"]),
-        "files": {"database": db_name, "vectors": vectors_name},
+        "files": names,
         "skipped": sorted(skipped),
         "versions": library_versions(),
     }
@@ -318,7 +330,10 @@ def _remove_partials(index_dir: Path) -> None:
 
 def _remove_old_generations(index_dir: Path, keep: set[int]) -> None:
     """Delete generations older than the previous one (readers may still hold the previous one open)."""
-    for path in [*index_dir.glob("passages-*.sqlite"), *index_dir.glob("vectors-*.faiss")]:
+    for path in [
+        *index_dir.glob("passages-*.sqlite"),
+        *index_dir.glob("*-[0-9][0-9][0-9][0-9][0-9][0-9].faiss"),
+    ]:
         number = path.stem.rsplit("-", 1)[-1]
         if number.isdigit() and int(number) not in keep:
             path.unlink(missing_ok=True)

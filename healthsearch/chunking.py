@@ -121,3 +121,18 @@ def _windows(units: list[Unit], settings: ChunkerSettings) -> Iterator[tuple[int
         if j >= len(units):
             return
         i = max(i + 1, j - settings.overlap_sentences) if units[j - 1].words < settings.min_words // 2 else j
+
+
+HEAD_CHARS = 2000
+
+
+def head_text(article: Article, passages: list[Passage]) -> str | None:
+    """What one whole-article vector embeds (title, summary or first heading, the start of the text).
+
+    None when the article has a single passage, whose own vector already covers it.
+    """
+    if len(passages) < 2:
+        return None
+    lead = article.summary or article.sections[0].heading
+    head = article.title if not lead else f"{article.title}. {lead}"
+    return f"{head}\n{article.full_text()[:HEAD_CHARS]}"

@@ -17,8 +17,19 @@ from .query import clean_query, fts_expression
 from .store import Store, StoredPassage, open_db
 
 MODES = ("hybrid", "dense", "lexical")
+FUSIONS = ("rrf", "zscore")
 MAX_K = 1000
-RRF_K = 60
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How rankings are made and fused; the defaults are the measured best (benchmarks/RESULTS.md)."""
+
+    fusion: str = "rrf"
+    rrf_k: int = 60
+    lexical_weight: float = 1.0
+    depth: int = 100
+    use_heads: bool = True
 
 
 @dataclass(frozen=True)
@@ -45,10 +56,17 @@ class Result:
 class Searcher:
     """Answers queries over one index directory; the model loads on the first dense query."""
 
-    def __init__(self, index_dir: Path, manifest: dict[str, Any], encoder: Encoder) -> None:
+    def __init__(
+        self, index_dir: Path, manifest: dict[str, Any], encoder: Encoder, config: SearchConfig | None = None
+    ) -> None:
         self.index_dir = index_dir
         self.manifest = manifest
         self.encoder = encoder
+        self.config = config or SearchConfig()
+        if self.config.fusion not in FUSIONS:
+            raise HealthsearchError(
+                f"unknown fusion {self.config.fusion!r}; choose one of: {', '.join(FUSIONS)}"
+            )
         self._stamp = _manifest_stamp(index_dir)
         files = manifest["files"]
         try:
@@ -61,7 +79,10 @@ class Searcher:
         vectors = index_dir / files["vectors"]
         if not vectors.is_file():
             raise IndexProblem(f"{vectors} is missing; run: python build_index.py --index {index_dir} --full")
-        self.vectors = ann.load(vectors, self.counts["passages"], manifest["model"]["dimension"])
+        dimension = manifest["model"]["dimension"]
+        self.vectors = ann.load(vectors, self.counts["passages"], dimension)
+        heads = index_dir / files["heads"] if "heads" in files else None
+        self.heads = ann.load(heads, self.counts["heads"], dimension) if heads else None
 
     @classmethod
     def open(
@@ -70,12 +91,13 @@ class Searcher:
         model: str | None = None,
         device: str | None = None,
         encoder: Encoder | None = None,
+        config: SearchConfig | None = None,
     ) -> Searcher:
         """Open an index; ``model`` (default: the one that built it) or ``encoder`` must match the index."""
         index_dir = Path(index_dir)
         manifest = read_manifest(index_dir)
         ref = _matching_model(index_dir, manifest, encoder.ref if encoder else model)
-        return cls(index_dir, manifest, encoder or Encoder(ref, device))
+        return cls(index_dir, manifest, encoder or Encoder(ref, device), config)
 
     def search(
         self,
@@ -95,7 +117,7 @@ class Searcher:
             raise HealthsearchError(f"k must be at least 1 (got {k})")
         k = min(k, MAX_K, self.counts["passages"])
         keep = _filter(set(tags), set(sources))
-        depth = max(100, 5 * k)
+        depth = max(self.config.depth, 5 * k)
         while True:
             ranked = self._ranked(text, mode, depth)
             rows = self.store.fetch_passages([i for i, _ in ranked])
@@ -110,10 +132,21 @@ class Searcher:
         """Passage ids with scores, best first, for one mode."""
         if mode == "lexical":
             return self.lexical(text, depth)
-        dense = ann.search(self.vectors, self.encoder.encode_query(text), depth)
+        dense = self.dense(text, depth)
         if mode == "dense":
             return dense
-        return fusion.rrf([dense, self.lexical(text, depth)], k=RRF_K)
+        rankings, weights = [dense, self.lexical(text, depth)], [1.0, self.config.lexical_weight]
+        if self.config.fusion == "zscore":
+            return fusion.zscore(rankings, weights)
+        return fusion.rrf(rankings, k=self.config.rrf_k, weights=weights)
+
+    def dense(self, text: str, depth: int) -> list[tuple[int, float]]:
+        """Cosine ranking over passage vectors and, when built, whole-article vectors (as the first passage)."""
+        query = self.encoder.encode_query(text)
+        hits = ann.search(self.vectors, query, depth)
+        if self.heads is None or not self.config.use_heads:
+            return hits
+        return fusion.best_of([hits, ann.search(self.heads, query, depth)])
 
     def lexical(self, text: str, depth: int) -> list[tuple[int, float]]:
         """BM25 ranking; any text is safe (terms are quoted), no terms means no results."""

@@ -17,7 +17,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT, url TEXT, source TEXT, tags TEXT, summary TEXT, aliases TEXT,
-    source_path TEXT NOT NULL);
+    source_path TEXT NOT NULL, head_text TEXT, head_hash TEXT);
 CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source_path);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL, section TEXT, text TEXT,
@@ -43,6 +43,20 @@ class StoredPassage:
     url: str
     source: str
     tags: list[str]
+
+
+_ALL_HASHES = (
+    "SELECT content_hash AS h FROM passages UNION SELECT head_hash FROM articles WHERE head_hash IS NOT NULL"
+)
+
+
+def _vector_batches(
+    rows: sqlite3.Cursor, dimension: int, batch: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    while chunk := rows.fetchmany(batch):
+        ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
+        matrix = np.frombuffer(b"".join(r[1] for r in chunk), dtype=np.float32).reshape(len(chunk), dimension)
+        yield ids, matrix
 
 
 def _stored_passage(row: tuple[Any, ...]) -> StoredPassage:
@@ -108,10 +122,16 @@ class Store:
         """Remember a source file's size and modification time."""
         self.conn.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?)", (path, size, mtime_ns))
 
-    def add_article(self, article: Article, passages: list[Passage], hashes: list[str]) -> None:
-        """Insert an article with its passages and their lexical entries."""
+    def add_article(
+        self,
+        article: Article,
+        passages: list[Passage],
+        hashes: list[str],
+        head: tuple[str, str] | None = None,
+    ) -> None:
+        """Insert an article, its whole-article (head) text and hash if any, its passages and lexical entries."""
         self.conn.execute(
-            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 article.id,
                 article.title,
@@ -121,6 +141,7 @@ class Store:
                 article.summary,
                 json.dumps(article.aliases),
                 article.source_path,
+                *(head or (None, None)),
             ),
         )
         for passage, content_hash in zip(passages, hashes, strict=True):
@@ -139,21 +160,24 @@ class Store:
             )
 
     def missing_embeddings(self, model: str) -> set[str]:
-        """Content hashes of passages not yet embedded with ``model``."""
+        """Content hashes of passages and article heads not yet embedded with ``model``."""
         rows = self.conn.execute(
-            "SELECT DISTINCT p.content_hash FROM passages p LEFT JOIN embeddings e"
-            " ON e.content_hash = p.content_hash AND e.model = ? WHERE e.content_hash IS NULL",
+            f"SELECT h FROM ({_ALL_HASHES}) LEFT JOIN embeddings e ON e.content_hash = h AND e.model = ?"
+            " WHERE e.content_hash IS NULL",
             (model,),
         )
         return {r[0] for r in rows}
 
     def embedding_inputs(self, hashes: Iterable[str]) -> dict[str, str]:
-        """content hash → the text the model embeds (title, section, passage) for those hashes."""
+        """content hash → the text the model embeds, for passages (title, section, text) and article heads."""
         wanted = set(hashes)
         rows = self.conn.execute(
             "SELECT p.content_hash, a.title, p.section, p.text FROM passages p JOIN articles a ON a.id = p.article_id"
         )
-        return {h: Passage("", 0, s, t, title).embedding_text() for h, title, s, t in rows if h in wanted}
+        found = {h: Passage("", 0, s, t, title).embedding_text() for h, title, s, t in rows if h in wanted}
+        heads = self.conn.execute("SELECT head_hash, head_text FROM articles WHERE head_hash IS NOT NULL")
+        found.update({h: text for h, text in heads if h in wanted})
+        return found
 
     def put_embeddings(self, model: str, hashes: list[str], vectors: np.ndarray) -> None:
         """Cache vectors by content hash and model."""
@@ -163,34 +187,38 @@ class Store:
         )
 
     def drop_unused_embeddings(self) -> int:
-        """Delete cached vectors no passage uses any more; returns how many went."""
-        cursor = self.conn.execute(
-            "DELETE FROM embeddings WHERE content_hash NOT IN (SELECT content_hash FROM passages)"
-        )
+        """Delete cached vectors that no passage or article head uses any more; returns how many went."""
+        cursor = self.conn.execute(f"DELETE FROM embeddings WHERE content_hash NOT IN ({_ALL_HASHES})")
         return cursor.rowcount
 
     def vectors(
         self, model: str, dimension: int, batch: int = 50_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (passage ids, vectors) in batches for every passage, in id order."""
-        rows = self.conn.execute(
+        query = (
             "SELECT p.id, e.vector FROM passages p JOIN embeddings e"
-            " ON e.content_hash = p.content_hash AND e.model = ? ORDER BY p.id",
-            (model,),
+            " ON e.content_hash = p.content_hash AND e.model = ? ORDER BY p.id"
         )
-        while chunk := rows.fetchmany(batch):
-            ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
-            matrix = np.frombuffer(b"".join(r[1] for r in chunk), dtype=np.float32).reshape(
-                len(chunk), dimension
-            )
-            yield ids, matrix
+        return _vector_batches(self.conn.execute(query, (model,)), dimension, batch)
+
+    def head_vectors(
+        self, model: str, dimension: int, batch: int = 50_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (id of the article's first passage, whole-article vector) for articles that have a head."""
+        query = (
+            "SELECT p.id, e.vector FROM articles a JOIN passages p ON p.article_id = a.id AND p.ordinal = 0"
+            " JOIN embeddings e ON e.content_hash = a.head_hash AND e.model = ? ORDER BY p.id"
+        )
+        return _vector_batches(self.conn.execute(query, (model,)), dimension, batch)
 
     def counts(self) -> dict[str, int]:
-        """Numbers of articles, passages and source files."""
-        return {
+        """Numbers of articles, passages, source files and article heads."""
+        counts = {
             name: int(self.conn.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0])
             for name in ("articles", "passages", "sources")
         }
+        counts["heads"] = int(self.conn.execute("SELECT COUNT(head_hash) FROM articles").fetchone()[0])
+        return counts
 
     def fetch_passages(self, ids: list[int]) -> dict[int, StoredPassage]:
         """Passage rows with article fields, keyed by passage id."""
