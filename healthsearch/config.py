@@ -8,7 +8,7 @@ from typing import Any
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MANIFEST_NAME = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,11 @@ def validate(data: Any, path: Path, build_hint: str) -> dict[str, Any]:
             f"{path} was written by a newer healthsearch (format {version}, this one reads {FORMAT_VERSION}); "
             f"upgrade healthsearch or {build_hint} --full"
         )
+    if version < FORMAT_VERSION:
+        raise IndexProblem(
+            f"{path} was written by an older healthsearch (format {version}, this one reads {FORMAT_VERSION}); "
+            f"{build_hint} --full"
+        )
     return data
 
 

@@ -29,7 +29,7 @@ def print_build_report(report: BuildReport, settings: BuildSettings) -> None:
     )
     if report.embedded:
         print(
-            f"  embedded {report.embedded} passages; {report.seconds:.1f} s in all "
+            f"  embedded {report.embedded} texts (passages and whole articles); {report.seconds:.1f} s in all "
             f"({report.passages_per_second:.1f} passages/s)"
         )
     else:
