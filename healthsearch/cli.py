@@ -182,7 +182,9 @@ def _run_eval(args: argparse.Namespace) -> int:
     queries, qrels = load_queries(args.queries, args.field), load_qrels(args.qrels)
     searcher = Searcher.open(args.index)
     run = {
-        qid: unique_in_order(r.article_id for r in searcher.search(text, k=100, mode=args.mode))
+        qid: unique_in_order(
+            r.article_id for r in searcher.search(text, k=100, mode=args.mode, highlight=False)
+        )
         for qid, text in queries.items()
         if text.strip()
     }

@@ -106,8 +106,12 @@ class Searcher:
         mode: str = "hybrid",
         tags: Sequence[str] = (),
         sources: Sequence[str] = (),
+        highlight: bool = True,
     ) -> list[Result]:
-        """The ``k`` best passages for ``query``, best first; tags/sources filters keep the page full."""
+        """The ``k`` best passages for ``query``, best first; tags/sources filters keep the page full.
+
+        ``highlight=False`` skips finding each passage's best sentence (for bulk evaluation).
+        """
         text = clean_query(query).text
         if not text:
             raise HealthsearchError("the query is empty; type a few words such as: heel pain after running")
@@ -124,7 +128,8 @@ class Searcher:
             hits = [(rows[i], s) for i, s in ranked if i in rows and keep(rows[i])]
             if len(hits) >= k or depth >= self.counts["passages"]:
                 return [
-                    _result(rank, row, score, text) for rank, (row, score) in enumerate(hits[:k], start=1)
+                    _result(rank, row, score, text if highlight else "")
+                    for rank, (row, score) in enumerate(hits[:k], start=1)
                 ]
             depth *= 4
 
@@ -209,5 +214,5 @@ def _result(rank: int, row: StoredPassage, score: float, query: str) -> Result:
         url=row.url,
         source=row.source,
         tags=row.tags,
-        best_sentence=best_sentence(row.text, query),
+        best_sentence=best_sentence(row.text, query) if query else "",
     )

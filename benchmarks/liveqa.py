@@ -1,0 +1,220 @@
+"""LiveQA-Med dev benchmark: real consumer questions over MedQuAD + LiveQA extra answers (17,908 answers).
+
+Builds the healthsearch index of that corpus once (incremental: reused when nothing changed), computes the plain
+dense baseline itself (one vector per whole answer, FAISS flat), and scores every configuration at article level
+for the people's own wording (`query`) and NIST's rewording (`paraphrase`) in one run.
+
+    python benchmarks/liveqa.py                 # full corpus (first run embeds ~45k texts: ~25 min on 2 cores)
+    python benchmarks/liveqa.py --smoke 300     # a few hundred answers, for CI
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from healthsearch.build import build_index
+from healthsearch.config import BuildSettings
+from healthsearch.embedding import Encoder
+from healthsearch.evaluate import load_qrels, load_queries, ndcg, reciprocal_rank, unique_in_order
+from healthsearch.documents import Article
+from healthsearch.ingest import list_corpus_files, read_file
+from healthsearch.search import SearchConfig, Searcher
+
+REPO = Path(__file__).resolve().parent.parent
+FIELDS = ("query", "paraphrase")
+Ranker = Callable[[str], list[str]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    shared, work = args.shared.resolve(), args.work.resolve()
+    if not (shared / "medquad").is_dir():
+        print(f"error: {shared}/medquad not found; pass --shared", file=sys.stderr)
+        return 2
+    queries = {field: load_queries(shared / "liveqa-dev" / "queries.jsonl", field) for field in FIELDS}
+    qrels = load_qrels(shared / "liveqa-dev" / "qrels.tsv")
+    corpus = _corpus(shared, work, qrels, args.smoke)
+    searcher, build_facts = _index(corpus, work / ("index-smoke" if args.smoke else "index"))
+    articles = [a for f in list_corpus_files(corpus) for a in read_file(f).articles]
+    rankers = _rankers(searcher, articles, work, args)
+    rows = [_score(name, ranker, queries, qrels) for name, ranker in rankers.items()]
+    _print(rows, build_facts, len(articles))
+    if args.json:
+        print(json.dumps({"build": build_facts, "answers": len(articles), "rows": rows}))
+    return 0
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / ".cache" / "liveqa")
+    parser.add_argument("--smoke", type=int, default=0, help="use only about this many answers (0 = all)")
+    parser.add_argument("--configs", default="all", help="comma-separated config names to run (default all)")
+    parser.add_argument("--json", action="store_true", help="also print one JSON line with every number")
+    return parser.parse_args(argv)
+
+
+def _corpus(shared: Path, work: Path, qrels: dict[str, dict[str, int]], smoke: int) -> Path:
+    """A corpus folder holding MedQuAD XML and the extra answers (a judged-first subset with --smoke)."""
+    target = work / (f"corpus-smoke-{smoke}" if smoke else "corpus")
+    if target.is_dir():
+        return target
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    files = sorted((shared / "medquad").glob("*/*.xml"))
+    if smoke:
+        files = _smoke_files(files, qrels, smoke)
+    for path in files:
+        (partial / path.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, partial / path.parent.name / path.name)
+    _copy_extra_answers(
+        shared / "liveqa-dev" / "extra-answers.jsonl", partial / "extra-answers.jsonl", qrels, smoke
+    )
+    partial.rename(target)
+    return target
+
+
+def _smoke_files(files: list[Path], qrels: dict[str, dict[str, int]], limit: int) -> list[Path]:
+    """XML files holding judged answers first, then others, until about ``limit`` answers."""
+    judged = {doc.rsplit("_Sec", 1)[0] for docs in qrels.values() for doc in docs}
+    chosen, answers = [], 0
+    for path in sorted(files, key=lambda p: _doc_key(p) not in judged):
+        chosen.append(path)
+        answers += path.read_text(encoding="utf-8", errors="replace").count("<Answer>") or 1
+        if answers >= limit // 2:
+            break
+    return chosen
+
+
+def _doc_key(path: Path) -> str:
+    text = path.read_text(encoding="utf-8", errors="replace")[:400]
+    source = text.split('source="', 1)[-1].split('"', 1)[0]
+    return f"{source}_{path.stem.split('_')[0]}"
+
+
+def _copy_extra_answers(source: Path, target: Path, qrels: dict[str, dict[str, int]], smoke: int) -> None:
+    lines = source.read_text(encoding="utf-8").splitlines()
+    if smoke:
+        judged = {doc for docs in qrels.values() for doc in docs}
+        lines = [line for line in lines if json.loads(line)["id"] in judged][: smoke // 2]
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _index(corpus: Path, index: Path) -> tuple[Searcher, dict[str, Any]]:
+    started = time.perf_counter()
+    report = build_index(BuildSettings(corpus=corpus, index=index, progress=sys.stderr.isatty()))
+    facts = {
+        "articles": report.articles,
+        "passages": report.passages,
+        "embedded": report.embedded,
+        "seconds": round(time.perf_counter() - started, 1),
+        "skipped": len(report.skipped),
+        "warnings": len(report.warnings),
+    }
+    return Searcher.open(index), facts
+
+
+def _rankers(
+    searcher: Searcher, articles: list[Article], work: Path, args: argparse.Namespace
+) -> dict[str, Ranker]:
+    """Every configuration to score, by name."""
+    baseline = _plain_dense(articles, searcher.encoder, work)
+
+    def ours(mode: str, config: SearchConfig) -> Ranker:
+        def rank(text: str) -> list[str]:
+            searcher.config = config
+            return unique_in_order(
+                r.article_id for r in searcher.search(text, k=100, mode=mode, highlight=False)
+            )
+
+        return rank
+
+    configs: dict[str, Ranker] = {
+        "plain dense baseline (whole answer, flat)": baseline,
+        "lexical (FTS5 BM25)": ours("lexical", SearchConfig()),
+        "dense passages": ours("dense", SearchConfig(use_heads=False)),
+        "dense passages + whole-article vectors": ours("dense", SearchConfig()),
+        "hybrid rrf k=60": ours("hybrid", SearchConfig(fusion="rrf")),
+        "hybrid rrf k=60 lexical 0.5": ours("hybrid", SearchConfig(fusion="rrf", lexical_weight=0.5)),
+        "hybrid zscore lexical 0.1": ours("hybrid", SearchConfig(fusion="zscore", lexical_weight=0.1)),
+        "hybrid zscore lexical 0.2": ours("hybrid", SearchConfig(fusion="zscore", lexical_weight=0.2)),
+        "hybrid zscore lexical 0.3": ours("hybrid", SearchConfig(fusion="zscore", lexical_weight=0.3)),
+        "default (hybrid, default SearchConfig)": ours("hybrid", SearchConfig()),
+    }
+    wanted = args.configs.split(",") if args.configs != "all" else list(configs)
+    return {name: ranker for name, ranker in configs.items() if name in wanted or name.startswith("plain")}
+
+
+def _plain_dense(articles: list[Article], encoder: Encoder, work: Path) -> Ranker:
+    """The issue's baseline: title + text of each answer, one vector (model truncates at 256 tokens), exact search."""
+    texts = [f"{a.title}\n{a.full_text()}" for a in articles]
+    ids = [a.id for a in articles]
+    key = hashlib.sha256(("\n".join(ids) + encoder.ref.fingerprint).encode()).hexdigest()[:16]
+    cache = work / f"plain-dense-{key}.npy"
+    if cache.exists():
+        vectors = np.load(cache, allow_pickle=False)
+    else:
+        vectors = encoder.encode_passages(texts, batch_size=32, progress=sys.stderr.isatty())
+        np.save(cache, vectors, allow_pickle=False)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+
+    def rank(text: str) -> list[str]:
+        _, found = index.search(encoder.encode_query(text).reshape(1, -1), 100)
+        return [ids[i] for i in found[0] if i >= 0]
+
+    return rank
+
+
+def _score(
+    name: str, ranker: Ranker, queries: dict[str, dict[str, str]], qrels: dict[str, dict[str, int]]
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"config": name}
+    for field in FIELDS:
+        judged = [q for q in queries[field] if any(g > 0 for g in qrels.get(q, {}).values())]
+        runs = {q: ranker(queries[field][q]) if queries[field][q].strip() else [] for q in judged}
+        row[field] = {
+            "ndcg@10": _mean(ndcg(runs[q], qrels[q], 10) for q in judged),
+            "ndcg@10_condensed": _mean(ndcg(runs[q], qrels[q], 10, condensed=True) for q in judged),
+            "mrr@10_grade2": _mean(reciprocal_rank(runs[q], qrels[q], 10, min_grade=2) for q in judged),
+            "queries": len(judged),
+        }
+    return row
+
+
+def _mean(values: Any) -> float:
+    items = list(values)
+    return round(sum(items) / len(items), 4) if items else 0.0
+
+
+def _print(rows: list[dict[str, Any]], build: dict[str, Any], answers: int) -> None:
+    print(f"corpus: {answers} answers; index: {build}")
+    base = rows[0]["query"]["ndcg@10"] or 1.0
+    lexical = next((r["query"]["ndcg@10"] for r in rows if r["config"].startswith("lexical")), 0.0) or 1.0
+    print(
+        f"{'config':44} {'query nDCG@10':>13} {'condensed':>9} {'MRR@10':>7} {'×dense':>7} {'×lex':>6}"
+        f" | {'paraphrase nDCG@10':>18} {'MRR@10':>7}"
+    )
+    for row in rows:
+        q, p = row["query"], row["paraphrase"]
+        print(
+            f"{row['config']:44} {q['ndcg@10']:13.4f} {q['ndcg@10_condensed']:9.4f} {q['mrr@10_grade2']:7.4f}"
+            f" {q['ndcg@10'] / base:7.3f} {q['ndcg@10'] / lexical:6.3f} | {p['ndcg@10']:18.4f} {p['mrr@10_grade2']:7.4f}"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
