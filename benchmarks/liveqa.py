@@ -25,9 +25,9 @@ import numpy as np
 
 from healthsearch.build import build_index
 from healthsearch.config import BuildSettings
+from healthsearch.documents import Article
 from healthsearch.embedding import Encoder
 from healthsearch.evaluate import load_qrels, load_queries, ndcg, reciprocal_rank, unique_in_order
-from healthsearch.documents import Article
 from healthsearch.ingest import list_corpus_files, read_file
 from healthsearch.search import SearchConfig, Searcher
 
