@@ -60,12 +60,14 @@ def load(path: Path, expected_size: int, dimension: int) -> faiss.Index:
     except RuntimeError:
         try:
             index = faiss.read_index(str(path))
-        except RuntimeError as exc:
-            raise IndexProblem(f"vector file {path} is damaged ({_first_line(exc)})") from None
+        except RuntimeError:
+            raise IndexProblem(
+                f"vector file {path} is damaged (FAISS cannot read it); {_rebuild(path)}"
+            ) from None
     if index.ntotal != expected_size or index.d != dimension:
         raise IndexProblem(
             f"vector file {path} holds {index.ntotal} vectors of size {index.d}, the manifest says "
-            f"{expected_size} of size {dimension}"
+            f"{expected_size} of size {dimension}; {_rebuild(path)}"
         )
     return index
 
@@ -78,6 +80,5 @@ def search(index: faiss.Index, query: np.ndarray, limit: int) -> list[tuple[int,
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
 
-def _first_line(exc: Exception) -> str:
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    return lines[-1][:160] if lines else exc.__class__.__name__
+def _rebuild(path: Path) -> str:
+    return f"run: python build_index.py --index {path.parent} --full"

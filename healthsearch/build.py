@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import ann
+from . import ann, failpoints
 from .chunking import chunk_article, head_text
 from .config import FORMAT_VERSION, BuildSettings
 from .embedding import Encoder, ModelRef, resolve_model
@@ -187,8 +187,10 @@ def _build_generation(
     finally:
         conn.close()
     db_partial.rename(settings.index / names["database"])
+    failpoints.reach("writing")
     for key, index in indexes.items():
         ann.save(index, settings.index / names[key])
+    failpoints.reach("before-swap")
     write_manifest(settings.index, _manifest(settings, plan, encoder, generation, counts, report, names))
     _remove_old_generations(settings.index, keep={generation, generation - 1})
     report.articles, report.passages = counts["articles"], counts["passages"]
@@ -210,7 +212,9 @@ def _start_database(index_dir: Path, base: dict[str, Any] | None, target: Path) 
     """A fresh database, or a consistent copy of the live one to update incrementally."""
     conn = open_db(target)
     if base is not None:
-        source = sqlite3.connect(f"file:{index_dir / base['files']['database']}?mode=ro", uri=True)
+        source = sqlite3.connect(
+            f"file:{index_dir / base['files']['database']}?mode=ro&immutable=1", uri=True
+        )
         try:
             source.backup(conn)
         finally:
@@ -281,8 +285,14 @@ def _embed_missing(
     hashes = list(inputs)
     if not hashes:
         return
+
+    def progress(done: int, total: int) -> None:
+        failpoints.reach("embedding")
+        if on_progress is not None:
+            on_progress(done, total)
+
     vectors = encoder.encode_passages(
-        [inputs[h] for h in hashes], settings.batch_size, progress=settings.progress, on_progress=on_progress
+        [inputs[h] for h in hashes], settings.batch_size, progress=settings.progress, on_progress=progress
     )
     store.put_embeddings(model_key, hashes, vectors)
     report.embedded = len(hashes)
