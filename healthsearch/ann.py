@@ -1,9 +1,16 @@
-"""FAISS vector index: built from cached embeddings, type chosen by size, saved as ``*.faiss``."""
+"""FAISS vector index: built from cached embeddings, type chosen by size, saved as ``*.faiss``.
+
+Kinds:
+    flat     exact inner product (up to EXACT_LIMIT passages): 4·dim bytes per passage + id
+    ivf      inverted lists over exact vectors (larger libraries): same memory, a fraction of the work per query
+    ivfpq    compact: product-quantized codes, about 64 bytes per passage (lower recall; `--compact`)
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import faiss
@@ -12,36 +19,50 @@ import numpy as np
 from .errors import IndexProblem
 
 EXACT_LIMIT = 200_000
-KINDS = ("flat", "hnsw")
+KINDS = ("flat", "ivf", "ivfpq")
+NPROBE = {"ivf": 32, "ivfpq": 48}
+PQ_BYTES = 48
 
 
-def choose_kind(passages: int, requested: str = "auto") -> str:
-    """Exact search up to EXACT_LIMIT passages, HNSW beyond; an explicit kind wins."""
+def choose_kind(passages: int, requested: str = "auto", compact: bool = False) -> str:
+    """Exact search up to EXACT_LIMIT passages, IVF beyond; ``compact`` asks for IVF-PQ; an explicit kind wins."""
     if requested == "auto":
-        return "flat" if passages <= EXACT_LIMIT else "hnsw"
+        if passages <= EXACT_LIMIT and not compact:
+            return "flat"
+        return "ivfpq" if compact else "ivf"
     if requested not in KINDS:
         raise IndexProblem(f"unknown index type {requested!r}; choose one of: auto, {', '.join(KINDS)}")
     return requested
 
 
-def new_index(kind: str, dimension: int) -> faiss.Index:
-    """An empty inner-product index of the given kind, addressed by passage id."""
-    inner: faiss.Index
-    if kind == "hnsw":
-        inner = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = 80
-        inner.hnsw.efSearch = 96
-    else:
-        inner = faiss.IndexFlatIP(dimension)
-    return faiss.IndexIDMap2(inner)
-
-
 def build(batches: Iterable[tuple[np.ndarray, np.ndarray]], kind: str, dimension: int) -> faiss.Index:
-    """Fill a new index from (ids, vectors) batches."""
-    index = new_index(kind, dimension)
-    for ids, vectors in batches:
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    """Fill a new index from (ids, vectors) batches; IVF kinds train on the first batch."""
+    stream = iter(batches)
+    first = next(stream, None)
+    index = _new_index(kind, dimension, 0 if first is None else len(first[0]))
+    for ids, vectors in _chain(first, stream):
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        if not index.is_trained:
+            index.train(matrix)
+        index.add_with_ids(matrix, ids)
     return index
+
+
+def _chain(
+    first: tuple[np.ndarray, np.ndarray] | None, rest: Iterator[tuple[np.ndarray, np.ndarray]]
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+def _new_index(kind: str, dimension: int, training_size: int) -> faiss.Index:
+    """An empty inner-product index addressed by passage id."""
+    if kind == "flat" or training_size < 1000:
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    lists = max(16, min(4 * int(math.sqrt(max(training_size, 1) * 20)), training_size // 40))
+    spec = f"IVF{lists},Flat" if kind == "ivf" else f"IVF{lists},PQ{PQ_BYTES}"
+    return faiss.index_factory(dimension, spec, faiss.METRIC_INNER_PRODUCT)
 
 
 def save(index: faiss.Index, path: Path) -> None:
@@ -69,7 +90,18 @@ def load(path: Path, expected_size: int, dimension: int) -> faiss.Index:
             f"vector file {path} holds {index.ntotal} vectors of size {index.d}, the manifest says "
             f"{expected_size} of size {dimension}; {_rebuild(path)}"
         )
+    _tune(index)
     return index
+
+
+def _tune(index: faiss.Index) -> None:
+    """Set how many inverted lists a query visits (recall against speed), for IVF kinds."""
+    try:
+        ivf = faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return
+    is_pq = isinstance(ivf, faiss.IndexIVFPQ)
+    ivf.nprobe = min(ivf.nlist, NPROBE["ivfpq" if is_pq else "ivf"])
 
 
 def search(index: faiss.Index, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
@@ -78,6 +110,15 @@ def search(index: faiss.Index, query: np.ndarray, limit: int) -> list[tuple[int,
         return []
     scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(limit, index.ntotal))
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+def vector_bytes(index: faiss.Index) -> int:
+    """Bytes of vector memory the index holds (codes plus ids; excludes Python and FAISS overheads)."""
+    try:
+        ivf = faiss.extract_index_ivf(index)
+        return int(ivf.ntotal * (ivf.code_size + 8))
+    except RuntimeError:
+        return int(index.ntotal * (index.d * 4 + 8))
 
 
 def _rebuild(path: Path) -> str:

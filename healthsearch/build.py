@@ -183,7 +183,7 @@ def _build_generation(
         store.drop_unused_embeddings()
         conn.commit()
         counts = store.counts()
-        indexes = _vector_indexes(store, model_key, encoder.dimension, counts)
+        indexes = _vector_indexes(store, model_key, encoder.dimension, counts, settings)
     finally:
         conn.close()
     db_partial.rename(settings.index / names["database"])
@@ -196,15 +196,17 @@ def _build_generation(
     report.articles, report.passages = counts["articles"], counts["passages"]
 
 
-def _vector_indexes(store: Store, model_key: str, dimension: int, counts: dict[str, int]) -> dict[str, Any]:
+def _vector_indexes(
+    store: Store, model_key: str, dimension: int, counts: dict[str, int], settings: BuildSettings
+) -> dict[str, Any]:
     """FAISS indexes over passage vectors and over whole-article (head) vectors."""
+    kinds = {
+        key: ann.choose_kind(counts[key], settings.index_type, settings.compact)
+        for key in ("passages", "heads")
+    }
     return {
-        "vectors": ann.build(
-            store.vectors(model_key, dimension), ann.choose_kind(counts["passages"]), dimension
-        ),
-        "heads": ann.build(
-            store.head_vectors(model_key, dimension), ann.choose_kind(counts["heads"]), dimension
-        ),
+        "vectors": ann.build(store.vectors(model_key, dimension), kinds["passages"], dimension),
+        "heads": ann.build(store.head_vectors(model_key, dimension), kinds["heads"], dimension),
     }
 
 
@@ -326,7 +328,7 @@ def _manifest(
         },
         "chunker": settings.chunker.as_dict(),
         "counts": counts,
-        "index_type": ann.choose_kind(counts["passages"]),
+        "index_type": ann.choose_kind(counts["passages"], settings.index_type, settings.compact),
         "files": names,
         "skipped": sorted(skipped),
         "versions": library_versions(),

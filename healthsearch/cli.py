@@ -78,6 +78,15 @@ def _define_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=_positive_int, default=32)
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: automatic)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--index-type",
+        choices=["auto", "flat", "ivf", "ivfpq"],
+        default="auto",
+        help="vector index (default auto: exact up to 200k passages, IVF beyond)",
+    )
+    parser.add_argument(
+        "--compact", action="store_true", help="product-quantized vectors, about 64 bytes a passage"
+    )
     parser.set_defaults(handler=_run_build)
 
 
@@ -135,6 +144,8 @@ def _run_build(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         progress=not args.quiet,
+        index_type=args.index_type,
+        compact=args.compact,
     )
     print_build_report(build_index(settings), settings)
     return 0

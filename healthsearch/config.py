@@ -37,3 +37,5 @@ class BuildSettings:
     device: str | None = None
     chunker: ChunkerSettings = ChunkerSettings()
     progress: bool = True
+    index_type: str = "auto"
+    compact: bool = False
