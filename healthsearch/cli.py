@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     _define_search(commands.add_parser("search", help="search the index"))
     _define_info(commands.add_parser("info", help="show what an index holds"))
     _define_eval(commands.add_parser("eval", help="score retrieval on labelled queries"))
+    _define_bench(commands.add_parser("bench", help="measure build speed, query latency, recall and memory"))
     return parser
 
 
@@ -124,6 +125,19 @@ def _define_eval(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_run_eval)
 
 
+def _define_bench(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--passages", type=_positive_int, required=True, help="synthetic library size")
+    parser.add_argument("--shared", type=Path, default=Path("../shared"), help="folder holding medquad/")
+    parser.add_argument(
+        "--work", type=Path, default=Path("benchmarks/.cache/bench"), help="where data is kept"
+    )
+    parser.add_argument("--throughput-passages", type=_positive_int, default=1000)
+    parser.add_argument("--queries", type=_positive_int, default=200)
+    parser.add_argument("--compact", action="store_true", help="measure the compact (IVF-PQ) index")
+    parser.add_argument("--json", action="store_true", help="end with one JSON object on the last line")
+    parser.set_defaults(handler=_run_bench)
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -183,6 +197,25 @@ def _run_info(args: argparse.Namespace) -> int:
 
     manifest = read_manifest(args.index)
     print(json.dumps(manifest, indent=2) if args.json else manifest_summary(manifest, args.index))
+    return 0
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from .bench import BenchSettings, run_bench
+
+    settings = BenchSettings(
+        passages=args.passages,
+        shared=args.shared,
+        work=args.work,
+        throughput_passages=args.throughput_passages,
+        queries=args.queries,
+        compact=args.compact,
+    )
+    numbers = run_bench(settings, log=lambda line: print(line, flush=True))
+    for key, value in numbers.items():
+        print(f"{key}: {value}")
+    if args.json:
+        print(json.dumps(numbers))
     return 0
 
 
