@@ -130,8 +130,7 @@ def _timed(command: list[str]) -> float:
 
 
 def _model_key(searcher: Searcher) -> str:
-    model = searcher.manifest["model"]
-    return f"{model['name']}@{model['fingerprint']}"
+    return str(searcher.encoder.key)
 
 
 def _first_words(text: str, words: int) -> str:
@@ -145,7 +144,7 @@ class MixtureEncoder(Encoder):
     """Passage vectors as normalized random mixtures of real embeddings (deterministic per text)."""
 
     def __init__(self, base: np.ndarray, real: Encoder) -> None:
-        super().__init__(real.ref)
+        super().__init__(real.ref, backend=real.backend)
         self._model = real.model
         self.base = base
 

@@ -76,9 +76,8 @@ def build_index(
         if plan.base is not None and not plan.changed and not plan.removed:
             _report_unchanged(plan.base, settings.index, report)
         else:
-            _build_generation(
-                settings, plan, encoder or Encoder(plan.ref, settings.device), report, on_progress
-            )
+            encoder = encoder or Encoder(plan.ref, settings.device, settings.backend)
+            _build_generation(settings, plan, encoder, report, on_progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -104,7 +103,8 @@ def _plan(settings: BuildSettings, encoder: Encoder | None, report: BuildReport)
             f"corpus folder {settings.corpus} has no articles; add .md, .txt, .html, .jsonl or MedQuAD .xml files"
         )
     ref = encoder.ref if encoder else resolve_model(settings.model)
-    base = None if settings.full else _reusable_base(settings, ref, report)
+    backend = encoder.backend if encoder else settings.backend
+    base = None if settings.full else _reusable_base(settings, ref, backend, report)
     stamps = _stamps(settings.index, base)
     if base is not None and not _same_reading(base, settings):
         report.notes.append(
@@ -123,7 +123,9 @@ def _same_reading(manifest: dict[str, Any], settings: BuildSettings) -> bool:
     )
 
 
-def _reusable_base(settings: BuildSettings, ref: ModelRef, report: BuildReport) -> dict[str, Any] | None:
+def _reusable_base(
+    settings: BuildSettings, ref: ModelRef, backend: str, report: BuildReport
+) -> dict[str, Any] | None:
     """The live manifest when its model matches; otherwise None (a full rebuild)."""
     try:
         manifest = read_manifest(settings.index)
@@ -133,6 +135,9 @@ def _reusable_base(settings: BuildSettings, ref: ModelRef, report: BuildReport) 
         return None
     if manifest["model"].get("fingerprint") != ref.fingerprint:
         report.notes.append(f"model changed to {ref.name}; passages will be embedded again")
+        return None
+    if manifest["model"].get("backend", "torch") != backend:
+        report.notes.append(f"backend changed to {backend}; passages will be embedded again")
         return None
     return manifest
 
@@ -178,9 +183,9 @@ def _build_generation(
     try:
         store = Store(conn)
         _apply_changes(store, plan, settings, report)
-        model_key = f"{plan.ref.name}@{plan.ref.fingerprint}"
+        model_key = encoder.key
         _embed_missing(store, encoder, model_key, settings, report, on_progress)
-        store.drop_unused_embeddings()
+        store.drop_unused_embeddings(model_key)
         conn.commit()
         counts = store.counts()
         indexes = _vector_indexes(store, model_key, encoder.dimension, counts, settings)
@@ -322,6 +327,7 @@ def _manifest(
             "name": plan.ref.name,
             "location": plan.ref.location,
             "fingerprint": plan.ref.fingerprint,
+            "backend": encoder.backend,
             "dimension": encoder.dimension,
             "normalized": True,
             "embedded_text": "title. section\\npassage",

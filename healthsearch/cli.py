@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_BACKEND, DEFAULT_MODEL
 from .errors import HealthsearchError
 
 
@@ -88,6 +88,12 @@ def _define_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compact", action="store_true", help="product-quantized vectors, about 64 bytes a passage"
     )
+    parser.add_argument(
+        "--backend",
+        choices=["torch", "onnx", "onnx-int8"],
+        default=DEFAULT_BACKEND,
+        help=f"how the model runs (default {DEFAULT_BACKEND}); onnx backends export the model once to a cache",
+    )
     parser.set_defaults(handler=_run_build)
 
 
@@ -160,6 +166,7 @@ def _run_build(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         index_type=args.index_type,
         compact=args.compact,
+        backend=args.backend,
     )
     print_build_report(build_index(settings), settings)
     return 0

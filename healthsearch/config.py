@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_BACKEND = "torch"
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 2
 
@@ -38,4 +39,5 @@ class BuildSettings:
     chunker: ChunkerSettings = ChunkerSettings()
     progress: bool = True
     index_type: str = "auto"
+    backend: str = DEFAULT_BACKEND
     compact: bool = False

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from .config import DEFAULT_MODEL
 from .errors import ModelError
+from .onnx_backend import BACKENDS
 
 _PACKAGED_NAMES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
 _SMALL_FILE = 4 * 1024 * 1024
@@ -73,10 +74,26 @@ def fingerprint_dir(folder: Path) -> str:
 class Encoder:
     """A sentence-transformers model loaded on first use; vectors are float32 and L2-normalized."""
 
-    def __init__(self, model: str | ModelRef = DEFAULT_MODEL, device: str | None = None) -> None:
+    def __init__(
+        self, model: str | ModelRef = DEFAULT_MODEL, device: str | None = None, backend: str = "torch"
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ModelError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
         self.ref = model if isinstance(model, ModelRef) else resolve_model(model)
+        if backend != "torch" and not self.ref.local:
+            raise ModelError(
+                f"the {backend} backend needs a local model folder; use --backend torch for hub names"
+            )
         self.device = device
+        self.backend = backend
         self._model: Any = None
+        self._runner: Any = None
+
+    @property
+    def key(self) -> str:
+        """Names the vectors this encoder makes, for the embedding cache: model, its files and the backend."""
+        suffix = "" if self.backend == "torch" else f"+{self.backend}"
+        return f"{self.ref.name}@{self.ref.fingerprint}{suffix}"
 
     @property
     def model(self) -> Any:
@@ -86,8 +103,21 @@ class Encoder:
         return self._model
 
     @property
+    def runner(self) -> Any:
+        """The onnxruntime pipeline, exporting the model on first use (ONNX backends only)."""
+        if self._runner is None:
+            from .onnx_backend import OnnxRunner, exported_model
+
+            folder = Path(self.ref.location)
+            onnx_file = exported_model(folder, self.ref.fingerprint, quantized=self.backend == "onnx-int8")
+            self._runner = OnnxRunner(folder, onnx_file)
+        return self._runner
+
+    @property
     def dimension(self) -> int:
         """Length of one embedding vector."""
+        if self.backend != "torch":
+            return int(self.runner.dimension)
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
@@ -117,6 +147,8 @@ class Encoder:
         return np.vstack(parts)
 
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        if self.backend != "torch":
+            return np.asarray(self.runner.encode(texts, batch_size), dtype=np.float32)
         vectors = self.model.encode(
             list(texts),
             batch_size=batch_size,

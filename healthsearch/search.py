@@ -97,7 +97,10 @@ class Searcher:
         index_dir = Path(index_dir)
         manifest = read_manifest(index_dir)
         ref = _matching_model(index_dir, manifest, encoder.ref if encoder else model)
-        return cls(index_dir, manifest, encoder or Encoder(ref, device), config)
+        backend = manifest["model"].get("backend", "torch")
+        if encoder is None or encoder.backend != backend:
+            encoder = Encoder(ref, device, backend)
+        return cls(index_dir, manifest, encoder, config)
 
     def search(
         self,

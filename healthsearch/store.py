@@ -186,9 +186,11 @@ class Store:
             ((h, model, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors, strict=True)),
         )
 
-    def drop_unused_embeddings(self) -> int:
-        """Delete cached vectors that no passage or article head uses any more; returns how many went."""
-        cursor = self.conn.execute(f"DELETE FROM embeddings WHERE content_hash NOT IN ({_ALL_HASHES})")
+    def drop_unused_embeddings(self, model: str) -> int:
+        """Delete cached vectors of other models and those no passage or article head uses; returns how many."""
+        cursor = self.conn.execute(
+            f"DELETE FROM embeddings WHERE model != ? OR content_hash NOT IN ({_ALL_HASHES})", (model,)
+        )
         return cursor.rowcount
 
     def vectors(

@@ -1,0 +1,71 @@
+"""The ONNX backends: exported offline from the packaged model, close to the torch vectors, used end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from healthsearch.embedding import Encoder
+from healthsearch.errors import ModelError
+from healthsearch.search import Searcher
+
+from .conftest import build, copy_sample
+
+TEXTS = [
+    "heel pain after running",
+    "Gout. Overview\nGout is a painful kind of arthritis.",
+    "burning when I pee " * 40,
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEALTHSEARCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+@pytest.mark.parametrize(("backend", "closeness"), [("onnx", 0.9999), ("onnx-int8", 0.98)])
+def test_onnx_vectors_match_torch(encoder: Encoder, backend: str, closeness: float) -> None:
+    onnx = Encoder(backend=backend)
+    expected, got = encoder.encode_passages(TEXTS), onnx.encode_passages(TEXTS)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert (got * expected).sum(axis=1).min() > closeness
+    assert onnx.key.endswith(f"+{backend}") and onnx._model is None, "the torch model is never loaded"
+
+
+def test_export_is_cached_by_model_fingerprint() -> None:
+    first = Encoder(backend="onnx-int8")
+    _ = first.dimension
+    folder = Path(os.environ["HEALTHSEARCH_CACHE"]) / "onnx" / first.ref.fingerprint
+    assert (folder / "model.onnx").exists() and (folder / "model-qint8-per-channel.onnx").exists()
+    stamp = (folder / "model.onnx").stat().st_mtime_ns
+    _ = Encoder(backend="onnx-int8").dimension
+    assert (folder / "model.onnx").stat().st_mtime_ns == stamp
+
+
+def test_build_and_search_with_int8_backend(tmp_path: Path, encoder: Encoder) -> None:
+    corpus, index = (
+        copy_sample(["plantar-fasciitis", "gout", "asthma"], tmp_path / "corpus"),
+        tmp_path / "index",
+    )
+    build(corpus, index, Encoder(backend="onnx-int8"))
+    manifest = json.loads((index / "manifest.json").read_text())
+    assert manifest["model"]["backend"] == "onnx-int8"
+    searcher = Searcher.open(index, encoder=encoder)  # a torch encoder is swapped for the index's backend
+    assert searcher.encoder.backend == "onnx-int8"
+    assert searcher.search("wheezing and a tight chest", k=1)[0].article_id == "asthma"
+    again = build(corpus, index, encoder)  # back to torch: everything is embedded again, nothing stale kept
+    assert again.embedded > 0 and any("backend changed" in note for note in again.notes)
+
+
+def test_unknown_backend_and_hub_models_are_refused() -> None:
+    with pytest.raises(ModelError, match="unknown backend"):
+        Encoder(backend="tensorrt")
+    with pytest.raises(ModelError, match="local model folder"):
+        Encoder("someone/some-hub-model", backend="onnx")
