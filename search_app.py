@@ -24,6 +24,7 @@ from healthsearch.presentation import (
     MODES,
     card_html,
     group_by_article,
+    more_from_article,
     passage_html,
 )
 from healthsearch.query import MAX_QUERY_CHARS, clean_query
@@ -140,7 +141,7 @@ def show_results(searcher: Searcher, raw_query: str, options: dict[str, object])
         st.caption(f"Your question was long, so only its first {MAX_QUERY_CHARS} characters were used.")
     alert = detect_emergency(cleaned.text)
     if alert:
-        st.error(f"🚨 **{alert.message}**")
+        st.error(f"**Possible emergency.** {alert.message}")
     started = time.perf_counter()
     results = searcher.search(cleaned.text, **options)  # type: ignore[arg-type]
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -151,11 +152,11 @@ def show_results(searcher: Searcher, raw_query: str, options: dict[str, object])
     st.caption(f"{len(results)} passages from {len(groups)} articles in {elapsed_ms:.0f} ms")
     for position, group in enumerate(groups, start=1):
         st.html(card_html(group, cleaned.text, position))
-        more = group.results[1:]
+        more = more_from_article(group, searcher.article_passages(group.article_id))
         if more:
-            with st.expander(f"More from this article ({len(more)})"):
-                for result in more:
-                    st.html(passage_html(result.section, result.text, cleaned.text))
+            with st.expander(f"More from this article ({len(more)} passages, best matches first)"):
+                for section, text in more:
+                    st.html(passage_html(section, text, cleaned.text))
 
 
 def main() -> None:

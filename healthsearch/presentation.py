@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from .highlight import to_html
 from .search import Result
+from .store import StoredPassage
 
 DISCLAIMER = (
     "General information, not medical advice. It does not replace a doctor, nurse or pharmacist. "
@@ -62,6 +64,13 @@ def group_by_article(results: list[Result]) -> list[ArticleGroup]:
         )
         group.results.append(result)
     return list(groups.values())
+
+
+def more_from_article(group: ArticleGroup, passages: Sequence[StoredPassage]) -> list[tuple[str, str]]:
+    """(section, text) of an article's other passages: further matches first, then the rest in reading order."""
+    matched = [(r.section, r.text) for r in group.results[1:]]
+    matched_ids = {r.passage_id for r in group.results}
+    return matched + [(p.section, p.text) for p in passages if p.passage_id not in matched_ids]
 
 
 def relevance_cue(position: int) -> tuple[int, str]:

@@ -212,7 +212,7 @@ def _result(rank: int, row: StoredPassage, score: float, query: str) -> Result:
         article_id=row.article_id,
         title=row.title,
         section=row.section,
-        passage_id=f"{row.article_id}#{row.ordinal}",
+        passage_id=row.passage_id,
         text=row.text,
         url=row.url,
         source=row.source,

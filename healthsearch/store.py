@@ -44,6 +44,11 @@ class StoredPassage:
     source: str
     tags: list[str]
 
+    @property
+    def passage_id(self) -> str:
+        """The stable public id of a passage: ``<article_id>#<ordinal>``."""
+        return f"{self.article_id}#{self.ordinal}"
+
 
 _ALL_HASHES = (
     "SELECT content_hash AS h FROM passages UNION SELECT head_hash FROM articles WHERE head_hash IS NOT NULL"

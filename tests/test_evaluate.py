@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from healthsearch.cli import main
-from healthsearch.evaluate import hit, ndcg, reciprocal_rank, recall
+from healthsearch.evaluate import hit, ndcg, recall, reciprocal_rank
 
 from .conftest import REPO
 
@@ -33,8 +33,18 @@ def test_rank_metrics() -> None:
 def test_eval_command_on_sample_library_meets_the_hit_at_3_goal(
     sample_index: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["eval", "--index", str(sample_index), "--queries", str(REPO / "eval" / "dev-queries.jsonl"),
-                 "--qrels", str(REPO / "eval" / "dev-qrels.tsv"), "--json"])
+    code = main(
+        [
+            "eval",
+            "--index",
+            str(sample_index),
+            "--queries",
+            str(REPO / "eval" / "dev-queries.jsonl"),
+            "--qrels",
+            str(REPO / "eval" / "dev-qrels.tsv"),
+            "--json",
+        ]
+    )
     metrics = json.loads(capsys.readouterr().out)
     assert code == 0 and metrics["queries"] >= 40
     assert metrics["hit@3"] >= 0.95
