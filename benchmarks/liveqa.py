@@ -152,6 +152,22 @@ def _rankers(
         "hybrid zscore lexical 0.1": ours("hybrid", SearchConfig(fusion="zscore", lexical_weight=0.1)),
         "hybrid zscore lexical 0.2": ours("hybrid", SearchConfig(fusion="zscore", lexical_weight=0.2)),
         "hybrid zscore lexical 0.3": ours("hybrid", SearchConfig(fusion="zscore", lexical_weight=0.3)),
+        "hybrid zscore 0.2 + question cleaning": ours(
+            "hybrid", SearchConfig(fusion="zscore", lexical_weight=0.2, clean_question=True)
+        ),
+        "hybrid zscore 0.2 + subject weight 0.5": ours(
+            "hybrid", SearchConfig(fusion="zscore", lexical_weight=0.2, subject_weight=0.5)
+        ),
+        "hybrid zscore 0.2 + cleaning + subject 0.5": ours(
+            "hybrid",
+            SearchConfig(fusion="zscore", lexical_weight=0.2, clean_question=True, subject_weight=0.5),
+        ),
+        "hybrid zscore 0.2 without whole-article vectors": ours(
+            "hybrid", SearchConfig(fusion="zscore", lexical_weight=0.2, use_heads=False)
+        ),
+        "hybrid zscore 0.2 depth 300": ours(
+            "hybrid", SearchConfig(fusion="zscore", lexical_weight=0.2, depth=300)
+        ),
         "default (hybrid, default SearchConfig)": ours("hybrid", SearchConfig()),
     }
     wanted = args.configs.split(",") if args.configs != "all" else list(configs)

@@ -101,3 +101,33 @@ def query_terms(text: str) -> list[str]:
 def fts_expression(text: str) -> str:
     """An FTS5 MATCH expression that can never be a syntax error: quoted terms joined by OR."""
     return " OR ".join(f'"{term}"' for term in query_terms(text))
+
+
+_PLEASANTRIES = re.compile(
+    r"\b(?:hi|hello|hey|dear (?:sir|madam|doctor|team)|sir|madam|good (?:morning|afternoon|evening)|greetings"
+    r"|thanks?(?: you)?(?: (?:very|so) much)?(?: in advance)?|many thanks|regards|best wishes|sincerely"
+    r"|plz reply|please reply|please help|please advise|please let me know)\b[!.,]*",
+    re.IGNORECASE,
+)
+_CODES = re.compile(r"\bNDC\s*[\d-]+|\b\d{4,5}-\d{3,4}-\d{1,2}\b|\[[A-Z]+\]|https?://\S+|\S+@\S+\.\w+")
+_GENERIC_SUBJECTS = re.compile(
+    r"^(?:re|fwd?)\s*:|^(?:general health|general information|customer service request|consultation|question"
+    r"|questions|help|inquiry|enquiry|can'?t find an answer|clinicaltrials\.gov.*?)\s*[.:]+\s*",
+    re.IGNORECASE,
+)
+
+
+def clean_consumer_question(text: str) -> str:
+    """Drop greetings, thanks, sign-offs, product codes and generic subject lines from a written question."""
+    cleaned = _GENERIC_SUBJECTS.sub("", text.strip())
+    cleaned = _CODES.sub(" ", _PLEASANTRIES.sub(" ", cleaned))
+    cleaned = " ".join(cleaned.split()).strip(" .,;")
+    return cleaned or text.strip()
+
+
+def split_subject(text: str, max_words: int = 8) -> tuple[str, str]:
+    """("subject", "rest") when a question starts with a short subject line ending in ". ", else ("", text)."""
+    head, separator, rest = text.partition(". ")
+    if separator and rest and 0 < len(head.split()) <= max_words:
+        return head.strip(), rest.strip()
+    return "", text

@@ -8,12 +8,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import ann, fusion
 from .embedding import Encoder, ModelRef, resolve_model
 from .errors import HealthsearchError, IndexProblem
 from .highlight import best_sentence
 from .manifest import manifest_path, read_manifest
-from .query import clean_query, fts_expression
+from .query import clean_consumer_question, clean_query, fts_expression, split_subject
 from .store import Store, StoredPassage, open_db
 
 MODES = ("hybrid", "dense", "lexical")
@@ -30,6 +32,8 @@ class SearchConfig:
     lexical_weight: float = 1.0
     depth: int = 100
     use_heads: bool = True
+    clean_question: bool = False
+    subject_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ class Searcher:
         ``highlight=False`` skips finding each passage's best sentence (for bulk evaluation).
         """
         text = clean_query(query).text
+        if self.config.clean_question:
+            text = clean_consumer_question(text)
         if not text:
             raise HealthsearchError("the query is empty; type a few words such as: heel pain after running")
         if mode not in MODES:
@@ -150,11 +156,20 @@ class Searcher:
 
     def dense(self, text: str, depth: int) -> list[tuple[int, float]]:
         """Cosine ranking over passage vectors and, when built, whole-article vectors (as the first passage)."""
-        query = self.encoder.encode_query(text)
+        query = self._query_vector(text)
         hits = ann.search(self.vectors, query, depth)
         if self.heads is None or not self.config.use_heads:
             return hits
         return fusion.best_of([hits, ann.search(self.heads, query, depth)])
+
+    def _query_vector(self, text: str) -> np.ndarray:
+        """The query's vector; with ``subject_weight``, a short subject line is weighted in again."""
+        vector = self.encoder.encode_query(text)
+        subject, _ = split_subject(text)
+        if self.config.subject_weight <= 0 or not subject:
+            return vector
+        mixed = vector + self.config.subject_weight * self.encoder.encode_query(subject)
+        return np.asarray(mixed / np.linalg.norm(mixed), dtype=np.float32)
 
     def lexical(self, text: str, depth: int) -> list[tuple[int, float]]:
         """BM25 ranking; any text is safe (terms are quoted), no terms means no results."""

@@ -51,6 +51,7 @@ def test_url_query_runs_and_groups_results_by_article(app_index: Path) -> None:
     found = cards(at)
     assert found and ("Achilles" in found[0] or "Plantar" in found[0] or "Heel" in found[0])
     assert "<mark>" in found[0]
+    assert len([e for e in at.expander if e.label.startswith("More from this article")]) == len(found)
     assert any("passages from" in c and " ms" in c for c in (str(e.value) for e in at.caption))
     assert not at.error
 
