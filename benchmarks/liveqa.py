@@ -131,7 +131,7 @@ def _rankers(
     searcher: Searcher, articles: list[Article], work: Path, args: argparse.Namespace
 ) -> dict[str, Ranker]:
     """Every configuration to score, by name."""
-    baseline = _plain_dense(articles, searcher.encoder, work)
+    baseline = _plain_dense(articles, Encoder(backend="torch"), work)
 
     def ours(mode: str, config: SearchConfig) -> Ranker:
         def rank(text: str) -> list[str]:
@@ -178,7 +178,9 @@ def _plain_dense(articles: list[Article], encoder: Encoder, work: Path) -> Ranke
     """The issue's baseline: title + text of each answer, one vector (model truncates at 256 tokens), exact search."""
     texts = [f"{a.title}\n{a.full_text()}" for a in articles]
     ids = [a.id for a in articles]
-    key = hashlib.sha256(("\n".join(ids) + encoder.ref.fingerprint).encode()).hexdigest()[:16]
+    key = hashlib.sha256(("\n".join(ids) + encoder.ref.fingerprint).encode()).hexdigest()[
+        :16
+    ]  # always fp32 torch
     cache = work / f"plain-dense-{key}.npy"
     if cache.exists():
         vectors = np.load(cache, allow_pickle=False)

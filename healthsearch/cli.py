@@ -90,7 +90,7 @@ def _define_build(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=["torch", "onnx", "onnx-int8"],
+        choices=["auto", "torch", "torch-bf16", "onnx", "onnx-int8"],
         default=DEFAULT_BACKEND,
         help=f"how the model runs (default {DEFAULT_BACKEND}); onnx backends export the model once to a cache",
     )

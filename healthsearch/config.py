@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-DEFAULT_BACKEND = "torch"
+DEFAULT_BACKEND = "auto"
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 2
 

@@ -17,7 +17,6 @@ from tqdm import tqdm
 
 from .config import DEFAULT_MODEL
 from .errors import ModelError
-from .onnx_backend import BACKENDS
 
 _PACKAGED_NAMES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
 _SMALL_FILE = 4 * 1024 * 1024
@@ -71,21 +70,42 @@ def fingerprint_dir(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
+_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def resolve_backend(requested: str, device: str | None = None) -> str:
+    """A concrete backend: "auto" is bfloat16 torch on a GPU or on CPUs with native bfloat16, else fp32 torch."""
+    if requested not in BACKENDS:
+        raise ModelError(f"unknown backend {requested!r}; choose one of: {', '.join(BACKENDS)}")
+    if requested != "auto":
+        return requested
+    return "torch-bf16" if (device or "").startswith("cuda") or _cpu_has_bf16() else "torch"
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return any(f" {flag}" in flags for flag in _BF16_FLAGS)
+
+
 class Encoder:
-    """A sentence-transformers model loaded on first use; vectors are float32 and L2-normalized."""
+    """A sentence-transformers model loaded on first use; vectors are float32 and L2-normalized.
+
+    Backends: ``torch`` (fp32), ``torch-bf16`` (bfloat16 weights, fast on CPUs with AMX/AVX512-BF16 and on GPUs),
+    ``onnx`` and ``onnx-int8`` (onnxruntime, see onnx_backend.py); ``auto`` picks one for this machine.
+    """
 
     def __init__(
-        self, model: str | ModelRef = DEFAULT_MODEL, device: str | None = None, backend: str = "torch"
+        self, model: str | ModelRef = DEFAULT_MODEL, device: str | None = None, backend: str = "auto"
     ) -> None:
-        if backend not in BACKENDS:
-            raise ModelError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
         self.ref = model if isinstance(model, ModelRef) else resolve_model(model)
-        if backend != "torch" and not self.ref.local:
-            raise ModelError(
-                f"the {backend} backend needs a local model folder; use --backend torch for hub names"
-            )
         self.device = device
-        self.backend = backend
+        self.backend = resolve_backend(backend, device)
+        if self.backend.startswith("onnx") and not self.ref.local:
+            raise ModelError(f"the {self.backend} backend needs a local model folder; use --backend torch")
         self._model: Any = None
         self._runner: Any = None
 
@@ -97,14 +117,14 @@ class Encoder:
 
     @property
     def model(self) -> Any:
-        """The loaded SentenceTransformer."""
+        """The loaded SentenceTransformer (torch backends)."""
         if self._model is None:
-            self._model = _load(self.ref, self.device)
+            self._model = _load(self.ref, self.device, bfloat16=self.backend == "torch-bf16")
         return self._model
 
     @property
     def runner(self) -> Any:
-        """The onnxruntime pipeline, exporting the model on first use (ONNX backends only)."""
+        """The onnxruntime pipeline, exporting the model on first use (ONNX backends)."""
         if self._runner is None:
             from .onnx_backend import OnnxRunner, exported_model
 
@@ -116,7 +136,7 @@ class Encoder:
     @property
     def dimension(self) -> int:
         """Length of one embedding vector."""
-        if self.backend != "torch":
+        if self.backend.startswith("onnx"):
             return int(self.runner.dimension)
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -133,33 +153,34 @@ class Encoder:
         progress: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
-        """Normalized vectors for passages, shape (n, dim); a tqdm bar and/or a (done, total) callback."""
+        """Normalized vectors (n, dim), longest texts first so batches carry little padding; returned in order."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
         step = max(batch_size * 8, 256)
-        parts = []
         with tqdm(total=len(texts), unit="passage", desc="Embedding", disable=not progress) as bar:
             for start in range(0, len(texts), step):
-                parts.append(self._encode(texts[start : start + step], batch_size))
-                bar.update(len(parts[-1]))
+                chosen = order[start : start + step]
+                out[chosen] = self._encode([texts[i] for i in chosen], batch_size)
+                bar.update(len(chosen))
                 if on_progress is not None:
                     on_progress(min(start + step, len(texts)), len(texts))
-        return np.vstack(parts)
+        return out
 
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        if self.backend != "torch":
+        if self.backend.startswith("onnx"):
             return np.asarray(self.runner.encode(texts, batch_size), dtype=np.float32)
         vectors = self.model.encode(
-            list(texts),
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
+            list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
         )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        return np.ascontiguousarray(
+            vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        )
 
 
-def _load(ref: ModelRef, device: str | None) -> Any:
+def _load(ref: ModelRef, device: str | None, bfloat16: bool = False) -> Any:
     """Load the model; local folders load with the hub switched off so nothing is fetched."""
     if ref.local:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -169,7 +190,8 @@ def _load(ref: ModelRef, device: str | None) -> Any:
 
         transformers_logging.disable_progress_bar()
 
-        return SentenceTransformer(ref.location, device=device)
+        model_kwargs: dict[str, Any] = {"torch_dtype": "bfloat16"} if bfloat16 else {}
+        return SentenceTransformer(ref.location, device=device, model_kwargs=model_kwargs)
     except Exception as exc:  # the library raises many types for a model it cannot get
         hint = (
             "" if ref.local else " (a hub name needs internet access the first time; or pass a local folder)"

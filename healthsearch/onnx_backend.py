@@ -18,7 +18,6 @@ import numpy as np
 
 from .errors import ModelError
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 

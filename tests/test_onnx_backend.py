@@ -30,9 +30,9 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.mark.parametrize(("backend", "closeness"), [("onnx", 0.9999), ("onnx-int8", 0.98)])
-def test_onnx_vectors_match_torch(encoder: Encoder, backend: str, closeness: float) -> None:
+def test_onnx_vectors_match_torch(backend: str, closeness: float) -> None:
     onnx = Encoder(backend=backend)
-    expected, got = encoder.encode_passages(TEXTS), onnx.encode_passages(TEXTS)
+    expected, got = Encoder(backend="torch").encode_passages(TEXTS), onnx.encode_passages(TEXTS)
     assert got.shape == expected.shape and got.dtype == np.float32
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     assert (got * expected).sum(axis=1).min() > closeness
@@ -69,3 +69,11 @@ def test_unknown_backend_and_hub_models_are_refused() -> None:
         Encoder(backend="tensorrt")
     with pytest.raises(ModelError, match="local model folder"):
         Encoder("someone/some-hub-model", backend="onnx")
+
+
+def test_bfloat16_backend_is_close_to_fp32() -> None:
+    fp32, bf16 = Encoder(backend="torch"), Encoder(backend="torch-bf16")
+    assert bf16.key.endswith("+torch-bf16") and fp32.key.endswith(fp32.ref.fingerprint)
+    got, expected = bf16.encode_passages(TEXTS), fp32.encode_passages(TEXTS)
+    assert got.dtype == np.float32 and (got * expected).sum(axis=1).min() > 0.999
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
