@@ -20,7 +20,7 @@ from typing import Any
 from . import ann, failpoints
 from .chunking import chunk_article, head_text
 from .config import FORMAT_VERSION, BuildSettings
-from .embedding import Encoder, ModelRef, resolve_model
+from .embedding import Encoder, ModelRef, resolve_backend, resolve_model
 from .errors import CorpusError, HealthsearchError, IndexProblem
 from .ingest import CorpusFile, FileRead, list_corpus_files, read_file
 from .manifest import library_versions, now_iso, read_manifest, write_manifest
@@ -103,7 +103,7 @@ def _plan(settings: BuildSettings, encoder: Encoder | None, report: BuildReport)
             f"corpus folder {settings.corpus} has no articles; add .md, .txt, .html, .jsonl or MedQuAD .xml files"
         )
     ref = encoder.ref if encoder else resolve_model(settings.model)
-    backend = encoder.backend if encoder else settings.backend
+    backend = encoder.backend if encoder else resolve_backend(settings.backend, settings.device)
     base = None if settings.full else _reusable_base(settings, ref, backend, report)
     stamps = _stamps(settings.index, base)
     if base is not None and not _same_reading(base, settings):

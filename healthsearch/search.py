@@ -17,6 +17,7 @@ from .highlight import best_sentence
 from .manifest import manifest_path, read_manifest
 from .query import clean_consumer_question, clean_query, fts_expression, split_subject
 from .store import Store, StoredPassage, open_db
+from .vocabulary import clinical_terms
 
 MODES = ("hybrid", "dense", "lexical")
 FUSIONS = ("rrf", "zscore")
@@ -34,6 +35,8 @@ class SearchConfig:
     use_heads: bool = True
     clean_question: bool = False
     subject_weight: float = 0.0
+    expand_lay_terms: bool = False
+    expand_dense: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,13 +146,15 @@ class Searcher:
             depth *= 4
 
     def _ranked(self, text: str, mode: str, depth: int) -> list[tuple[int, float]]:
-        """Passage ids with scores, best first, for one mode."""
+        """Passage ids with scores, best first, for one mode; everyday words may add clinical ones."""
+        extra = clinical_terms(text) if self.config.expand_lay_terms else ""
+        lexical_text = f"{text} {extra}" if extra else text
         if mode == "lexical":
-            return self.lexical(text, depth)
-        dense = self.dense(text, depth)
+            return self.lexical(lexical_text, depth)
+        dense = self.dense(f"{text} ({extra})" if extra and self.config.expand_dense else text, depth)
         if mode == "dense":
             return dense
-        rankings, weights = [dense, self.lexical(text, depth)], [1.0, self.config.lexical_weight]
+        rankings, weights = [dense, self.lexical(lexical_text, depth)], [1.0, self.config.lexical_weight]
         if self.config.fusion == "zscore":
             return fusion.zscore(rankings, weights)
         return fusion.rrf(rankings, k=self.config.rrf_k, weights=weights)
