@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import numpy as np
 from healthsearch.build import build_index
 from healthsearch.config import BuildSettings
 from healthsearch.documents import Article
-from healthsearch.embedding import Encoder
+from healthsearch.embedding import Encoder, resolve_backend
 from healthsearch.evaluate import load_qrels, load_queries, ndcg, reciprocal_rank, unique_in_order
 from healthsearch.ingest import list_corpus_files, read_file
 from healthsearch.search import SearchConfig, Searcher
@@ -45,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     queries = {field: load_queries(shared / "liveqa-dev" / "queries.jsonl", field) for field in FIELDS}
     qrels = load_qrels(shared / "liveqa-dev" / "qrels.tsv")
     corpus = _corpus(shared, work, qrels, args.smoke)
-    searcher, build_facts = _index(corpus, work / ("index-smoke" if args.smoke else "index"))
+    backend = resolve_backend(args.backend)
+    folder = work / (f"index-smoke-{backend}" if args.smoke else f"index-{backend}")
+    searcher, build_facts = _index(corpus, folder, backend)
     articles = [a for f in list_corpus_files(corpus) for a in read_file(f).articles]
     rankers = _rankers(searcher, articles, work, args)
     rows = [_score(name, ranker, queries, qrels) for name, ranker in rankers.items()]
@@ -64,6 +67,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", type=int, default=0, help="use only about this many answers (0 = all)")
     parser.add_argument("--configs", default="all", help="comma-separated config names to run (default all)")
     parser.add_argument("--json", action="store_true", help="also print one JSON line with every number")
+    parser.add_argument("--backend", default="auto", help="embedding backend of the index (default: auto)")
     return parser.parse_args(argv)
 
 
@@ -113,10 +117,13 @@ def _copy_extra_answers(source: Path, target: Path, qrels: dict[str, dict[str, i
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _index(corpus: Path, index: Path) -> tuple[Searcher, dict[str, Any]]:
+def _index(corpus: Path, index: Path, backend: str) -> tuple[Searcher, dict[str, Any]]:
     started = time.perf_counter()
-    report = build_index(BuildSettings(corpus=corpus, index=index, progress=sys.stderr.isatty()))
+    report = build_index(
+        BuildSettings(corpus=corpus, index=index, backend=backend, progress=sys.stderr.isatty())
+    )
     facts = {
+        "backend": backend,
         "articles": report.articles,
         "passages": report.passages,
         "embedded": report.embedded,
@@ -142,31 +149,41 @@ def _rankers(
 
         return rank
 
+    base = SearchConfig(expand_lay_terms=False, expand_dense=False, heading_weight=0.0, lexical_weight=1.0)
     configs: dict[str, Ranker] = {
         "plain dense baseline (whole answer, flat)": baseline,
-        "lexical (FTS5 BM25)": ours("lexical", SearchConfig()),
-        "dense passages": ours("dense", SearchConfig(use_heads=False)),
-        "dense passages + whole-article vectors": ours("dense", SearchConfig()),
-        "hybrid rrf k=60": ours("hybrid", SearchConfig(fusion="rrf")),
-        "hybrid rrf k=60 lexical 0.5": ours("hybrid", SearchConfig(fusion="rrf", lexical_weight=0.5)),
-        "hybrid zscore lexical 0.1": ours("hybrid", SearchConfig(fusion="zscore", lexical_weight=0.1)),
-        "hybrid zscore lexical 0.2": ours("hybrid", SearchConfig(fusion="zscore", lexical_weight=0.2)),
-        "hybrid zscore lexical 0.3": ours("hybrid", SearchConfig(fusion="zscore", lexical_weight=0.3)),
-        "hybrid zscore 0.2 + question cleaning": ours(
-            "hybrid", SearchConfig(fusion="zscore", lexical_weight=0.2, clean_question=True)
+        "lexical (FTS5 BM25, default settings)": ours("lexical", SearchConfig()),
+        "lexical, title weight 8": ours("lexical", replace(base, bm25_weights=(8.0, 2.0, 1.0))),
+        "dense passages": ours("dense", replace(base, use_heads=False)),
+        "dense passages + whole-article vectors": ours("dense", base),
+        "dense question-heading vectors only": ours(
+            "dense", replace(base, use_heads=False, heading_weight=1e-9)
         ),
-        "hybrid zscore 0.2 + subject weight 0.5": ours(
-            "hybrid", SearchConfig(fusion="zscore", lexical_weight=0.2, subject_weight=0.5)
+        "dense passages + articles + question headings": ours("dense", replace(base, heading_weight=1.0)),
+        "hybrid rrf k=60 (passages + articles, lexical 1.0)": ours("hybrid", base),
+        "hybrid rrf k=60 lexical 0.5": ours("hybrid", replace(base, lexical_weight=0.5)),
+        "hybrid rrf k=20 lexical 0.5": ours("hybrid", replace(base, lexical_weight=0.5, rrf_k=20)),
+        "hybrid zscore lexical 0.3": ours("hybrid", replace(base, fusion="zscore", lexical_weight=0.3)),
+        "hybrid rrf lexical 0.5 + question cleaning": ours(
+            "hybrid", replace(base, lexical_weight=0.5, clean_question=True)
         ),
-        "hybrid zscore 0.2 + cleaning + subject 0.5": ours(
-            "hybrid",
-            SearchConfig(fusion="zscore", lexical_weight=0.2, clean_question=True, subject_weight=0.5),
+        "hybrid rrf lexical 0.5 + subject weight 0.5": ours(
+            "hybrid", replace(base, lexical_weight=0.5, subject_weight=0.5)
         ),
-        "hybrid zscore 0.2 without whole-article vectors": ours(
-            "hybrid", SearchConfig(fusion="zscore", lexical_weight=0.2, use_heads=False)
+        "hybrid rrf lexical 0.5 + lay expansion": ours(
+            "hybrid", replace(base, lexical_weight=0.5, expand_lay_terms=True, expand_dense=True)
         ),
-        "hybrid zscore 0.2 depth 300": ours(
-            "hybrid", SearchConfig(fusion="zscore", lexical_weight=0.2, depth=300)
+        "hybrid rrf + question headings 1.0, lexical 0.5": ours(
+            "hybrid", replace(base, heading_weight=1.0, lexical_weight=0.5)
+        ),
+        "hybrid rrf + question headings 1.0, lexical 0.7": ours(
+            "hybrid", replace(base, heading_weight=1.0, lexical_weight=0.7)
+        ),
+        "hybrid rrf + question headings 0.7, lexical 0.5": ours(
+            "hybrid", replace(base, heading_weight=0.7, lexical_weight=0.5)
+        ),
+        "hybrid rrf + headings 1.0, lexical 0.7, title weight 8": ours(
+            "hybrid", replace(base, heading_weight=1.0, lexical_weight=0.7, bm25_weights=(8.0, 2.0, 1.0))
         ),
         "default (hybrid, default SearchConfig)": ours("hybrid", SearchConfig()),
     }

@@ -24,7 +24,7 @@ from .embedding import Encoder, ModelRef, resolve_backend, resolve_model
 from .errors import CorpusError, HealthsearchError, IndexProblem
 from .ingest import CorpusFile, FileRead, list_corpus_files, read_file
 from .manifest import library_versions, now_iso, read_manifest, write_manifest
-from .store import Store, open_db
+from .store import ArticleRecord, Store, open_db
 
 ProgressCallback = Callable[[int, int], None]
 PassageKeys = dict[tuple[str, int], str]
@@ -177,6 +177,7 @@ def _build_generation(
         "database": f"passages-{generation:06d}.sqlite",
         "vectors": f"vectors-{generation:06d}.faiss",
         "heads": f"heads-{generation:06d}.faiss",
+        "headings": f"headings-{generation:06d}.faiss",
     }
     db_partial = settings.index / f"{names['database']}.partial"
     conn = _start_database(settings.index, plan.base, db_partial)
@@ -204,14 +205,19 @@ def _build_generation(
 def _vector_indexes(
     store: Store, model_key: str, dimension: int, counts: dict[str, int], settings: BuildSettings
 ) -> dict[str, Any]:
-    """FAISS indexes over passage vectors and over whole-article (head) vectors."""
-    kinds = {
-        key: ann.choose_kind(counts[key], settings.index_type, settings.compact)
-        for key in ("passages", "heads")
+    """FAISS indexes over passage vectors, whole-article (head) vectors and section-heading vectors."""
+    sources = {
+        "vectors": ("passages", store.vectors),
+        "heads": ("heads", store.head_vectors),
+        "headings": ("headings", store.heading_vectors),
     }
     return {
-        "vectors": ann.build(store.vectors(model_key, dimension), kinds["passages"], dimension),
-        "heads": ann.build(store.head_vectors(model_key, dimension), kinds["heads"], dimension),
+        name: ann.build(
+            batches(model_key, dimension),
+            ann.choose_kind(counts[count], settings.index_type, settings.compact),
+            dimension,
+        )
+        for name, (count, batches) in sources.items()
     }
 
 
@@ -262,9 +268,21 @@ def _record_read(read: FileRead, report: BuildReport) -> None:
 def _add_article(store: Store, article: Any, settings: BuildSettings) -> PassageKeys:
     passages = chunk_article(article, settings.chunker)
     hashes = [content_hash(p.embedding_text()) for p in passages]
+    starts = [i == 0 or passages[i - 1].section != p.section for i, p in enumerate(passages)]
+    headings = [
+        content_hash(p.heading_text()) if start and is_question(p.section) else None
+        for p, start in zip(passages, starts, strict=True)
+    ]
     head = head_text(article, passages)
-    store.add_article(article, passages, hashes, (head, content_hash(head)) if head else None)
+    store.add_article(
+        ArticleRecord(article, passages, hashes, headings, (head, content_hash(head)) if head else None)
+    )
     return {(p.article_id, p.ordinal): h for p, h in zip(passages, hashes, strict=True)}
+
+
+def is_question(heading: str) -> bool:
+    """Question-style headings ("What causes gout?") get a vector of their own; topic labels ("Causes") do not."""
+    return heading.rstrip().endswith("?")
 
 
 def content_hash(text: str) -> str:

@@ -30,13 +30,15 @@ class SearchConfig:
 
     fusion: str = "rrf"
     rrf_k: int = 60
-    lexical_weight: float = 1.0
+    lexical_weight: float = 0.7
     depth: int = 100
     use_heads: bool = True
+    heading_weight: float = 1.0
     clean_question: bool = False
     subject_weight: float = 0.0
-    expand_lay_terms: bool = False
-    expand_dense: bool = False
+    expand_lay_terms: bool = True
+    expand_dense: bool = True
+    bm25_weights: tuple[float, float, float] = (2.0, 1.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class Searcher:
         self.vectors = ann.load(vectors, self.counts["passages"], dimension)
         heads = index_dir / files["heads"] if "heads" in files else None
         self.heads = ann.load(heads, self.counts["heads"], dimension) if heads else None
+        headings = index_dir / files["headings"] if "headings" in files else None
+        self.headings = ann.load(headings, self.counts["headings"], dimension) if headings else None
 
     @classmethod
     def open(
@@ -151,21 +155,32 @@ class Searcher:
         lexical_text = f"{text} {extra}" if extra else text
         if mode == "lexical":
             return self.lexical(lexical_text, depth)
-        dense = self.dense(f"{text} ({extra})" if extra and self.config.expand_dense else text, depth)
+        rankings, weights = self.dense(
+            f"{text} ({extra})" if extra and self.config.expand_dense else text, depth
+        )
         if mode == "dense":
-            return dense
-        rankings, weights = [dense, self.lexical(lexical_text, depth)], [1.0, self.config.lexical_weight]
+            return self._fuse(rankings, weights)
+        return self._fuse(
+            [*rankings, self.lexical(lexical_text, depth)], [*weights, self.config.lexical_weight]
+        )
+
+    def _fuse(self, rankings: list[list[tuple[int, float]]], weights: list[float]) -> list[tuple[int, float]]:
+        if len(rankings) == 1:
+            return rankings[0]
         if self.config.fusion == "zscore":
             return fusion.zscore(rankings, weights)
         return fusion.rrf(rankings, k=self.config.rrf_k, weights=weights)
 
-    def dense(self, text: str, depth: int) -> list[tuple[int, float]]:
-        """Cosine ranking over passage vectors and, when built, whole-article vectors (as the first passage)."""
+    def dense(self, text: str, depth: int) -> tuple[list[list[tuple[int, float]]], list[float]]:
+        """Cosine rankings with their fusion weights: passage vectors merged with whole-article vectors (as the
+        article's first passage), and question-heading vectors (as the section's first passage) when built."""
         query = self._query_vector(text)
-        hits = ann.search(self.vectors, query, depth)
-        if self.heads is None or not self.config.use_heads:
-            return hits
-        return fusion.best_of([hits, ann.search(self.heads, query, depth)])
+        content = ann.search(self.vectors, query, depth)
+        if self.heads is not None and self.config.use_heads:
+            content = fusion.best_of([content, ann.search(self.heads, query, depth)])
+        if self.headings is None or self.config.heading_weight <= 0:
+            return [content], [1.0]
+        return [content, ann.search(self.headings, query, depth)], [1.0, self.config.heading_weight]
 
     def _query_vector(self, text: str) -> np.ndarray:
         """The query's vector; with ``subject_weight``, a short subject line is weighted in again."""
@@ -179,7 +194,7 @@ class Searcher:
     def lexical(self, text: str, depth: int) -> list[tuple[int, float]]:
         """BM25 ranking; any text is safe (terms are quoted), no terms means no results."""
         expression = fts_expression(text)
-        return self.store.lexical(expression, depth) if expression else []
+        return self.store.lexical(expression, depth, self.config.bm25_weights) if expression else []
 
     def article_passages(self, article_id: str) -> list[StoredPassage]:
         """All passages of one article, for "more from this article"."""

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source_path);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL, section TEXT, text TEXT,
-    content_hash TEXT NOT NULL, UNIQUE(article_id, ordinal));
+    content_hash TEXT NOT NULL, heading_hash TEXT, UNIQUE(article_id, ordinal));
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     title, section, text, tokenize = 'porter unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -52,7 +52,20 @@ class StoredPassage:
 
 _ALL_HASHES = (
     "SELECT content_hash AS h FROM passages UNION SELECT head_hash FROM articles WHERE head_hash IS NOT NULL"
+    " UNION SELECT heading_hash FROM passages WHERE heading_hash IS NOT NULL"
 )
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An article ready to store: passages with content hashes, heading hashes (first passage of each section,
+    else None) and the optional whole-article (head) text with its hash."""
+
+    article: Article
+    passages: list[Passage]
+    hashes: list[str]
+    heading_hashes: list[str | None]
+    head: tuple[str, str] | None = None
 
 
 def _vector_batches(
@@ -127,14 +140,9 @@ class Store:
         """Remember a source file's size and modification time."""
         self.conn.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?)", (path, size, mtime_ns))
 
-    def add_article(
-        self,
-        article: Article,
-        passages: list[Passage],
-        hashes: list[str],
-        head: tuple[str, str] | None = None,
-    ) -> None:
-        """Insert an article, its whole-article (head) text and hash if any, its passages and lexical entries."""
+    def add_article(self, record: ArticleRecord) -> None:
+        """Insert an article, its head text and hash if any, its passages and their lexical entries."""
+        article, head = record.article, record.head
         self.conn.execute(
             "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -149,10 +157,20 @@ class Store:
                 *(head or (None, None)),
             ),
         )
-        for passage, content_hash in zip(passages, hashes, strict=True):
+        for passage, content_hash, heading_hash in zip(
+            record.passages, record.hashes, record.heading_hashes, strict=True
+        ):
             cursor = self.conn.execute(
-                "INSERT INTO passages (article_id, ordinal, section, text, content_hash) VALUES (?, ?, ?, ?, ?)",
-                (passage.article_id, passage.ordinal, passage.section, passage.text, content_hash),
+                "INSERT INTO passages (article_id, ordinal, section, text, content_hash, heading_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    passage.article_id,
+                    passage.ordinal,
+                    passage.section,
+                    passage.text,
+                    content_hash,
+                    heading_hash,
+                ),
             )
             self.conn.execute(
                 "INSERT INTO passages_fts (rowid, title, section, text) VALUES (?, ?, ?, ?)",
@@ -182,6 +200,13 @@ class Store:
         found = {h: Passage("", 0, s, t, title).embedding_text() for h, title, s, t in rows if h in wanted}
         heads = self.conn.execute("SELECT head_hash, head_text FROM articles WHERE head_hash IS NOT NULL")
         found.update({h: text for h, text in heads if h in wanted})
+        headings = self.conn.execute(
+            "SELECT p.heading_hash, a.title, p.section FROM passages p JOIN articles a ON a.id = p.article_id"
+            " WHERE p.heading_hash IS NOT NULL"
+        )
+        found.update(
+            {h: Passage("", 0, s, "", title).heading_text() for h, title, s in headings if h in wanted}
+        )
         return found
 
     def put_embeddings(self, model: str, hashes: list[str], vectors: np.ndarray) -> None:
@@ -208,6 +233,16 @@ class Store:
         )
         return _vector_batches(self.conn.execute(query, (model,)), dimension, batch)
 
+    def heading_vectors(
+        self, model: str, dimension: int, batch: int = 50_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (id of a section's first passage, vector of "title. heading") for question-style headings."""
+        query = (
+            "SELECT p.id, e.vector FROM passages p JOIN embeddings e"
+            " ON e.content_hash = p.heading_hash AND e.model = ? ORDER BY p.id"
+        )
+        return _vector_batches(self.conn.execute(query, (model,)), dimension, batch)
+
     def head_vectors(
         self, model: str, dimension: int, batch: int = 50_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -225,6 +260,7 @@ class Store:
             for name in ("articles", "passages", "sources")
         }
         counts["heads"] = int(self.conn.execute("SELECT COUNT(head_hash) FROM articles").fetchone()[0])
+        counts["headings"] = int(self.conn.execute("SELECT COUNT(heading_hash) FROM passages").fetchone()[0])
         return counts
 
     def fetch_passages(self, ids: list[int]) -> dict[int, StoredPassage]:
@@ -250,12 +286,14 @@ class Store:
         found = self.fetch_passages(ids)
         return [found[i] for i in ids]
 
-    def lexical(self, match_expression: str, limit: int) -> list[tuple[int, float]]:
-        """BM25 over title, section and text (title weighted up); higher score is better."""
+    def lexical(
+        self, match_expression: str, limit: int, weights: tuple[float, float, float] = (2.0, 1.5, 1.0)
+    ) -> list[tuple[int, float]]:
+        """BM25 over title, section and text with per-column weights; higher score is better."""
         rows = self.conn.execute(
-            "SELECT rowid, bm25(passages_fts, 2.0, 1.5, 1.0) AS score FROM passages_fts"
+            "SELECT rowid, bm25(passages_fts, ?, ?, ?) AS score FROM passages_fts"
             " WHERE passages_fts MATCH ? ORDER BY score LIMIT ?",
-            (match_expression, limit),
+            (*weights, match_expression, limit),
         )
         return [(int(i), -float(s)) for i, s in rows]
 

@@ -27,7 +27,8 @@ def test_first_build_then_nothing_to_do(tmp_path: Path, encoder: Encoder) -> Non
     corpus = copy_sample(SLUGS, tmp_path / "corpus")
     first = build(corpus, tmp_path / "index", encoder)
     assert first.articles == 3 and first.passages == first.new > 10
-    assert first.embedded == first.passages + 3  # one whole-article vector per multi-passage article
+    assert json.loads((tmp_path / "index" / "manifest.json").read_text())["counts"]["headings"] == 0
+    assert first.embedded == first.passages + 3  # plus one whole-article vector per article
     fresh = Encoder()
     second = build(corpus, tmp_path / "index", fresh)
     assert second.up_to_date and second.embedded == 0 and second.kept == first.passages
