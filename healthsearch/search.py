@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +230,7 @@ def _matching_model(index_dir: Path, manifest: dict[str, Any], requested: str | 
             f"the index in {index_dir} was built with model {built['name']} but queries would use {ref.name} "
             f"(different files); rebuild with: python build_index.py --index {index_dir} --model {ref.name} --full"
         )
-    return ref
+    return replace(ref, name=built["name"])  # the same files under the name the index knows them by
 
 
 def _filter(tags: set[str], sources: set[str]) -> Callable[[StoredPassage], bool]:

@@ -160,3 +160,14 @@ def test_moved_corpus_is_re_read_but_not_re_embedded(tmp_path: Path, encoder: En
     report = build(moved, index, encoder)
     assert not report.up_to_date and report.embedded == 0 and report.passages == first.passages
     assert any("re-reading every file" in note for note in report.notes)
+
+
+def test_searcher_encoder_uses_the_same_cache_key_as_the_build(tmp_path: Path, encoder: Encoder) -> None:
+    index = tmp_path / "index"
+    build(copy_sample(SLUGS[:1], tmp_path / "corpus"), index, encoder)
+    searcher = Searcher.open(index)
+    assert searcher.encoder.key == encoder.key
+    assert (
+        sum(len(ids) for ids, _ in searcher.store.vectors(searcher.encoder.key, 384))
+        == searcher.counts["passages"]
+    )
