@@ -65,7 +65,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / ".cache" / "liveqa")
     parser.add_argument("--smoke", type=int, default=0, help="use only about this many answers (0 = all)")
-    parser.add_argument("--configs", default="all", help="comma-separated config names to run (default all)")
+    parser.add_argument(
+        "--configs", default="all", help="semicolon-separated config names to run (default all)"
+    )
     parser.add_argument("--json", action="store_true", help="also print one JSON line with every number")
     parser.add_argument("--backend", default="auto", help="embedding backend of the index (default: auto)")
     return parser.parse_args(argv)
@@ -187,7 +189,7 @@ def _rankers(
         ),
         "default (hybrid, default SearchConfig)": ours("hybrid", SearchConfig()),
     }
-    wanted = args.configs.split(",") if args.configs != "all" else list(configs)
+    wanted = args.configs.split(";") if args.configs != "all" else list(configs)
     return {name: ranker for name, ranker in configs.items() if name in wanted or name.startswith("plain")}
 
 

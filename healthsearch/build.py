@@ -270,7 +270,7 @@ def _add_article(store: Store, article: Any, settings: BuildSettings) -> Passage
     hashes = [content_hash(p.embedding_text()) for p in passages]
     starts = [i == 0 or passages[i - 1].section != p.section for i, p in enumerate(passages)]
     headings = [
-        content_hash(p.heading_text()) if start and is_question(p.section) else None
+        content_hash(p.heading_text()) if start and is_question(p.section or p.title) else None
         for p, start in zip(passages, starts, strict=True)
     ]
     head = head_text(article, passages)
@@ -281,8 +281,9 @@ def _add_article(store: Store, article: Any, settings: BuildSettings) -> Passage
 
 
 def is_question(heading: str) -> bool:
-    """Question-style headings ("What causes gout?") get a vector of their own; topic labels ("Causes") do not."""
-    return heading.rstrip().endswith("?")
+    """Question-style headings ("What causes gout?", or a question as the title of a one-section answer) get a
+    vector of their own; topic labels ("Causes") do not."""
+    return "?" in heading
 
 
 def content_hash(text: str) -> str:

@@ -30,11 +30,11 @@ class SearchConfig:
 
     fusion: str = "rrf"
     rrf_k: int = 60
-    lexical_weight: float = 0.7
+    lexical_weight: float = 0.5
     depth: int = 100
     use_heads: bool = True
-    heading_weight: float = 1.0
-    clean_question: bool = False
+    heading_weight: float = 0.0
+    clean_question: bool = True
     subject_weight: float = 0.0
     expand_lay_terms: bool = True
     expand_dense: bool = True
