@@ -151,16 +151,19 @@ def _rankers(
 
         return rank
 
-    base = SearchConfig(expand_lay_terms=False, expand_dense=False, heading_weight=0.0, lexical_weight=1.0)
+    base = SearchConfig(
+        expand_lay_terms=False,
+        expand_dense=False,
+        clean_question=False,
+        heading_weight=0.0,
+        lexical_weight=1.0,
+    )
     configs: dict[str, Ranker] = {
         "plain dense baseline (whole answer, flat)": baseline,
         "lexical (FTS5 BM25, default settings)": ours("lexical", SearchConfig()),
         "lexical, title weight 8": ours("lexical", replace(base, bm25_weights=(8.0, 2.0, 1.0))),
         "dense passages": ours("dense", replace(base, use_heads=False)),
         "dense passages + whole-article vectors": ours("dense", base),
-        "dense question-heading vectors only": ours(
-            "dense", replace(base, use_heads=False, heading_weight=1e-9)
-        ),
         "dense passages + articles + question headings": ours("dense", replace(base, heading_weight=1.0)),
         "hybrid rrf k=60 (passages + articles, lexical 1.0)": ours("hybrid", base),
         "hybrid rrf k=60 lexical 0.5": ours("hybrid", replace(base, lexical_weight=0.5)),
