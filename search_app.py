@@ -43,7 +43,7 @@ def load_encoder() -> Encoder:
     return encoder
 
 
-@st.cache_resource(show_spinner="Opening the index…")
+@st.cache_resource(show_spinner="Opening the index…", max_entries=1)
 def load_searcher(index_dir: str, stamp: int) -> Searcher:
     """One Searcher per index generation (``stamp`` changes when a build commits)."""
     return Searcher.open(index_dir, encoder=load_encoder())
