@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import bm25s
 import faiss
 import numpy as np
 
@@ -30,6 +31,7 @@ from healthsearch.documents import Article
 from healthsearch.embedding import Encoder, resolve_backend
 from healthsearch.evaluate import load_qrels, load_queries, ndcg, reciprocal_rank, unique_in_order
 from healthsearch.ingest import list_corpus_files, read_file
+from healthsearch.lexical import tokenize
 from healthsearch.search import SearchConfig, Searcher
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,6 +143,7 @@ def _rankers(
 ) -> dict[str, Ranker]:
     """Every configuration to score, by name."""
     baseline = _plain_dense(articles, Encoder(backend="torch"), work)
+    plain_bm25 = _plain_bm25(articles)
 
     def ours(mode: str, config: SearchConfig) -> Ranker:
         def rank(text: str) -> list[str]:
@@ -160,8 +163,10 @@ def _rankers(
     )
     configs: dict[str, Ranker] = {
         "plain dense baseline (whole answer, flat)": baseline,
-        "lexical (FTS5 BM25, default settings)": ours("lexical", SearchConfig()),
-        "lexical, title weight 8": ours("lexical", replace(base, bm25_weights=(8.0, 2.0, 1.0))),
+        "plain BM25 baseline (bm25s, whole answer)": plain_bm25,
+        "lexical (default: bm25s per field 2/1/1)": ours("lexical", SearchConfig()),
+        "lexical, field weights 2/1.5/1": ours("lexical", replace(base, bm25_weights=(2.0, 1.5, 1.0))),
+        "lexical, field weights 3/1/1": ours("lexical", replace(base, bm25_weights=(3.0, 1.0, 1.0))),
         "dense passages": ours("dense", replace(base, use_heads=False)),
         "dense passages + whole-article vectors": ours("dense", base),
         "dense passages + articles + question headings": ours("dense", replace(base, heading_weight=1.0)),
@@ -181,15 +186,16 @@ def _rankers(
         "hybrid rrf + question headings 1.0, lexical 0.5": ours(
             "hybrid", replace(base, heading_weight=1.0, lexical_weight=0.5)
         ),
-        "hybrid rrf + question headings 1.0, lexical 0.7": ours(
-            "hybrid", replace(base, heading_weight=1.0, lexical_weight=0.7)
+        "hybrid rrf + question headings 0.3, lexical 0.5": ours(
+            "hybrid", replace(base, heading_weight=0.3, lexical_weight=0.5)
         ),
-        "hybrid rrf + question headings 0.7, lexical 0.5": ours(
-            "hybrid", replace(base, heading_weight=0.7, lexical_weight=0.5)
+        "default with field weights 2/1.5/1": ours(
+            "hybrid", replace(SearchConfig(), bm25_weights=(2.0, 1.5, 1.0))
         ),
-        "hybrid rrf + headings 1.0, lexical 0.7, title weight 8": ours(
-            "hybrid", replace(base, heading_weight=1.0, lexical_weight=0.7, bm25_weights=(8.0, 2.0, 1.0))
+        "default with field weights 3/1/1": ours(
+            "hybrid", replace(SearchConfig(), bm25_weights=(3.0, 1.0, 1.0))
         ),
+        "default with lexical weight 0.7": ours("hybrid", replace(SearchConfig(), lexical_weight=0.7)),
         "default (hybrid, default SearchConfig)": ours("hybrid", SearchConfig()),
     }
     wanted = args.configs.split(";") if args.configs != "all" else list(configs)
@@ -219,6 +225,23 @@ def _plain_dense(articles: list[Article], encoder: Encoder, work: Path) -> Ranke
     return rank
 
 
+def _plain_bm25(articles: list[Article]) -> Ranker:
+    """The issue's BM25 reference: bm25s over title + text of each answer, Porter stemmer, English stopwords."""
+    ids = [a.id for a in articles]
+    model = bm25s.BM25()
+    model.index(tokenize([f"{a.title}\n{a.full_text()}" for a in articles]), show_progress=False)
+
+    def rank(text: str) -> list[str]:
+        terms = [t for t in tokenize([text])[0] if t in model.vocab_dict]
+        if not terms:
+            return []
+        scores = model.get_scores(terms)
+        top = np.argsort(-scores)[:100]
+        return [ids[i] for i in top if scores[i] > 0]
+
+    return rank
+
+
 def _score(
     name: str, ranker: Ranker, queries: dict[str, dict[str, str]], qrels: dict[str, dict[str, int]]
 ) -> dict[str, Any]:
@@ -243,17 +266,24 @@ def _mean(values: Any) -> float:
 def _print(rows: list[dict[str, Any]], build: dict[str, Any], answers: int) -> None:
     print(f"corpus: {answers} answers; index: {build}")
     base = rows[0]["query"]["ndcg@10"] or 1.0
-    lexical = next((r["query"]["ndcg@10"] for r in rows if r["config"].startswith("lexical")), 0.0) or 1.0
+    lexical = _first(rows, "lexical")
+    bm25 = _first(rows, "plain BM25")
     print(
-        f"{'config':44} {'query nDCG@10':>13} {'condensed':>9} {'MRR@10':>7} {'×dense':>7} {'×lex':>6}"
+        f"{'config':44} {'query nDCG@10':>13} {'condensed':>9} {'MRR@10':>7} {'×dense':>7} {'×lex':>6} {'×BM25':>6}"
         f" | {'paraphrase nDCG@10':>18} {'MRR@10':>7}"
     )
     for row in rows:
         q, p = row["query"], row["paraphrase"]
         print(
             f"{row['config']:44} {q['ndcg@10']:13.4f} {q['ndcg@10_condensed']:9.4f} {q['mrr@10_grade2']:7.4f}"
-            f" {q['ndcg@10'] / base:7.3f} {q['ndcg@10'] / lexical:6.3f} | {p['ndcg@10']:18.4f} {p['mrr@10_grade2']:7.4f}"
+            f" {q['ndcg@10'] / base:7.3f} {q['ndcg@10'] / lexical:6.3f} {q['ndcg@10'] / bm25:6.3f}"
+            f" | {p['ndcg@10']:18.4f} {p['mrr@10_grade2']:7.4f}"
         )
+
+
+def _first(rows: list[dict[str, Any]], prefix: str) -> float:
+    """query nDCG@10 of the first row whose name starts with ``prefix`` (1.0 when absent, to divide by)."""
+    return next((r["query"]["ndcg@10"] for r in rows if r["config"].startswith(prefix)), 0.0) or 1.0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import ann, failpoints
+from . import ann, failpoints, lexical
 from .chunking import chunk_article, head_text
 from .config import FORMAT_VERSION, BuildSettings
 from .embedding import Encoder, ModelRef, resolve_backend, resolve_model
@@ -73,7 +74,12 @@ def build_index(
     with _build_lock(settings.index):
         report = BuildReport()
         plan = _plan(settings, encoder, report)
-        if plan.base is not None and not plan.changed and not plan.removed:
+        if (
+            plan.base is not None
+            and not plan.changed
+            and not plan.removed
+            and "lexical" in plan.base["files"]
+        ):
             _report_unchanged(plan.base, settings.index, report)
         else:
             encoder = encoder or Encoder(plan.ref, settings.device, settings.backend)
@@ -178,6 +184,7 @@ def _build_generation(
         "vectors": f"vectors-{generation:06d}.faiss",
         "heads": f"heads-{generation:06d}.faiss",
         "headings": f"headings-{generation:06d}.faiss",
+        "lexical": f"lexical-{generation:06d}",
     }
     db_partial = settings.index / f"{names['database']}.partial"
     conn = _start_database(settings.index, plan.base, db_partial)
@@ -190,9 +197,13 @@ def _build_generation(
         conn.commit()
         counts = store.counts()
         indexes = _vector_indexes(store, model_key, encoder.dimension, counts, settings)
+        lexical_partial = settings.index / f"{names['lexical']}.partial"
+        lexical.build(store.lexical_rows(), lexical_partial)
     finally:
         conn.close()
     db_partial.rename(settings.index / names["database"])
+    _remove(settings.index / names["lexical"])  # a --full build restarts the numbering
+    lexical_partial.rename(settings.index / names["lexical"])
     failpoints.reach("writing")
     for key, index in indexes.items():
         ann.save(index, settings.index / names[key])
@@ -232,6 +243,7 @@ def _start_database(index_dir: Path, base: dict[str, Any] | None, target: Path) 
             source.backup(conn)
         finally:
             source.close()
+        conn.execute("DROP TABLE IF EXISTS passages_fts")  # lexical search moved to bm25s files
     return conn
 
 
@@ -362,7 +374,7 @@ def _manifest(
 
 def _remove_partials(index_dir: Path) -> None:
     for path in index_dir.glob("*.partial"):
-        path.unlink(missing_ok=True)
+        _remove(path)
 
 
 def _remove_old_generations(index_dir: Path, keep: set[int]) -> None:
@@ -370,10 +382,19 @@ def _remove_old_generations(index_dir: Path, keep: set[int]) -> None:
     for path in [
         *index_dir.glob("passages-*.sqlite"),
         *index_dir.glob("*-[0-9][0-9][0-9][0-9][0-9][0-9].faiss"),
+        *index_dir.glob("lexical-[0-9][0-9][0-9][0-9][0-9][0-9]"),
     ]:
         number = path.stem.rsplit("-", 1)[-1]
         if number.isdigit() and int(number) not in keep:
-            path.unlink(missing_ok=True)
+            _remove(path)
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or a folder of files."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 __all__ = ["BuildReport", "HealthsearchError", "build_index", "content_hash"]

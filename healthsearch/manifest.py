@@ -13,7 +13,7 @@ from typing import Any
 from .config import FORMAT_VERSION, MANIFEST_NAME
 from .errors import IndexProblem
 
-_LIBRARIES = ("healthsearch", "sentence-transformers", "torch", "faiss-cpu", "numpy", "transformers")
+_LIBRARIES = ("healthsearch", "sentence-transformers", "torch", "faiss-cpu", "numpy", "transformers", "bm25s")
 
 
 def manifest_path(index_dir: Path) -> Path:

@@ -98,11 +98,6 @@ def query_terms(text: str) -> list[str]:
     return list(seen)[:MAX_LEXICAL_TERMS]
 
 
-def fts_expression(text: str) -> str:
-    """An FTS5 MATCH expression that can never be a syntax error: quoted terms joined by OR."""
-    return " OR ".join(f'"{term}"' for term in query_terms(text))
-
-
 _PLEASANTRIES = re.compile(
     r"\b(?:hi|hello|hey|dear (?:sir|madam|doctor|team)|sir|madam|good (?:morning|afternoon|evening)|greetings"
     r"|thanks?(?: you)?(?: (?:very|so) much)?(?: in advance)?|many thanks|regards|best wishes|sincerely"

@@ -1,4 +1,4 @@
-"""Searcher: dense (FAISS) and lexical (FTS5 BM25) retrieval, fused, filtered, one result per passage."""
+"""Searcher: dense (FAISS) and lexical (bm25s BM25) retrieval, fused, filtered, one result per passage."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from . import ann, fusion
 from .embedding import Encoder, ModelRef, resolve_model
 from .errors import HealthsearchError, IndexProblem
 from .highlight import best_sentence
+from .lexical import LexicalIndex
 from .manifest import manifest_path, read_manifest
-from .query import clean_consumer_question, clean_query, fts_expression, split_subject
+from .query import clean_consumer_question, clean_query, split_subject
 from .store import Store, StoredPassage, open_db
 from .vocabulary import clinical_terms
 
@@ -38,7 +39,7 @@ class SearchConfig:
     subject_weight: float = 0.0
     expand_lay_terms: bool = True
     expand_dense: bool = True
-    bm25_weights: tuple[float, float, float] = (2.0, 1.5, 1.0)
+    bm25_weights: tuple[float, float, float] = (2.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,11 @@ class Searcher:
         self.vectors = ann.load(vectors, self.counts["passages"], dimension)
         heads = index_dir / files["heads"] if "heads" in files else None
         self.heads = ann.load(heads, self.counts["heads"], dimension) if heads else None
+        if "lexical" not in files:
+            raise IndexProblem(
+                f"{index_dir} has no lexical index yet; run: python build_index.py --index {index_dir}"
+            )
+        self.lexical_index = LexicalIndex.load(index_dir / files["lexical"])
         headings = index_dir / files["headings"] if "headings" in files else None
         self.headings = ann.load(headings, self.counts["headings"], dimension) if headings else None
 
@@ -193,8 +199,7 @@ class Searcher:
 
     def lexical(self, text: str, depth: int) -> list[tuple[int, float]]:
         """BM25 ranking; any text is safe (terms are quoted), no terms means no results."""
-        expression = fts_expression(text)
-        return self.store.lexical(expression, depth, self.config.bm25_weights) if expression else []
+        return self.lexical_index.search(text, depth, self.config.bm25_weights)
 
     def article_passages(self, article_id: str) -> list[StoredPassage]:
         """All passages of one article, for "more from this article"."""

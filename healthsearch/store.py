@@ -1,4 +1,4 @@
-"""SQLite store: articles, passages, an FTS5 lexical index, the embedding cache and source-file stamps."""
+"""SQLite store: articles, passages, the embedding cache and source-file stamps."""
 
 from __future__ import annotations
 
@@ -22,8 +22,6 @@ CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source_path);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL, section TEXT, text TEXT,
     content_hash TEXT NOT NULL, heading_hash TEXT, UNIQUE(article_id, ordinal));
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    title, section, text, tokenize = 'porter unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS embeddings (
     content_hash TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (content_hash, model)) WITHOUT ROWID;
@@ -123,7 +121,7 @@ class Store:
         return dict(self.conn.execute("SELECT id, source_path FROM articles"))
 
     def remove_source(self, path: str) -> None:
-        """Delete a source file's articles, passages and their lexical entries."""
+        """Delete a source file's articles and passages."""
         ids = [
             r[0]
             for r in self.conn.execute(
@@ -131,7 +129,6 @@ class Store:
                 (path,),
             )
         ]
-        self.conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", ((i,) for i in ids))
         self.conn.executemany("DELETE FROM passages WHERE id = ?", ((i,) for i in ids))
         self.conn.execute("DELETE FROM articles WHERE source_path = ?", (path,))
         self.conn.execute("DELETE FROM sources WHERE path = ?", (path,))
@@ -141,7 +138,7 @@ class Store:
         self.conn.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?)", (path, size, mtime_ns))
 
     def add_article(self, record: ArticleRecord) -> None:
-        """Insert an article, its head text and hash if any, its passages and their lexical entries."""
+        """Insert an article, its head text and hash if any, and its passages."""
         article, head = record.article, record.head
         self.conn.execute(
             "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -160,7 +157,7 @@ class Store:
         for passage, content_hash, heading_hash in zip(
             record.passages, record.hashes, record.heading_hashes, strict=True
         ):
-            cursor = self.conn.execute(
+            self.conn.execute(
                 "INSERT INTO passages (article_id, ordinal, section, text, content_hash, heading_hash)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -170,15 +167,6 @@ class Store:
                     passage.text,
                     content_hash,
                     heading_hash,
-                ),
-            )
-            self.conn.execute(
-                "INSERT INTO passages_fts (rowid, title, section, text) VALUES (?, ?, ?, ?)",
-                (
-                    cursor.lastrowid,
-                    " ".join([article.title, *article.aliases]),
-                    passage.section,
-                    passage.text,
                 ),
             )
 
@@ -286,16 +274,14 @@ class Store:
         found = self.fetch_passages(ids)
         return [found[i] for i in ids]
 
-    def lexical(
-        self, match_expression: str, limit: int, weights: tuple[float, float, float] = (2.0, 1.5, 1.0)
-    ) -> list[tuple[int, float]]:
-        """BM25 over title, section and text with per-column weights; higher score is better."""
+    def lexical_rows(self) -> Iterator[tuple[int, str, str, str]]:
+        """(passage id, title with the article's aliases, section, text) of every passage, in id order."""
         rows = self.conn.execute(
-            "SELECT rowid, bm25(passages_fts, ?, ?, ?) AS score FROM passages_fts"
-            " WHERE passages_fts MATCH ? ORDER BY score LIMIT ?",
-            (*weights, match_expression, limit),
+            "SELECT p.id, a.title, a.aliases, p.section, p.text FROM passages p"
+            " JOIN articles a ON a.id = p.article_id ORDER BY p.id"
         )
-        return [(int(i), -float(s)) for i, s in rows]
+        for passage_id, title, aliases, section, text in rows:
+            yield passage_id, " ".join([title, *json.loads(aliases or "[]")]), section, text
 
     def facets(self) -> dict[str, list[str]]:
         """All tags and sources present, for filters."""

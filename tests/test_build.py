@@ -171,3 +171,28 @@ def test_searcher_encoder_uses_the_same_cache_key_as_the_build(tmp_path: Path, e
         sum(len(ids) for ids, _ in searcher.store.vectors(searcher.encoder.key, 384))
         == searcher.counts["passages"]
     )
+
+
+def test_lexical_index_follows_generations(tmp_path: Path, encoder: Encoder) -> None:
+    corpus, index = copy_sample(SLUGS[:1], tmp_path / "corpus"), tmp_path / "index"
+    for n in range(3):
+        write(corpus, f"note{n}.md", f"# Note {n}\n\nA zebracorn sighting, number {n}.\n")
+        build(corpus, index, encoder)
+    assert len(list(index.glob("lexical-*"))) == 2
+    hits = Searcher.open(index).search("zebracorn", k=5, mode="lexical")
+    assert sorted(r.title for r in hits) == ["Note 0", "Note 1", "Note 2"]
+
+
+def test_index_without_lexical_files_is_upgraded_without_re_embedding(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    corpus, index = copy_sample(SLUGS[:1], tmp_path / "corpus"), tmp_path / "index"
+    build(corpus, index, encoder)
+    manifest = json.loads((index / "manifest.json").read_text())
+    shutil.rmtree(index / manifest["files"].pop("lexical"))
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexProblem, match="no lexical index yet"):
+        Searcher.open(index)
+    report = build(corpus, index, encoder)
+    assert not report.up_to_date and report.embedded == 0
+    assert Searcher.open(index).search("heel pain", k=3, mode="lexical")

@@ -1,11 +1,11 @@
-"""Query normalisation, FTS5 expressions, consumer-question cleaning and fusion."""
+"""Query normalisation, query terms, consumer-question cleaning and fusion."""
 
 from __future__ import annotations
 
 import pytest
 
 from healthsearch.fusion import best_of, rrf, zscore
-from healthsearch.query import clean_consumer_question, clean_query, fts_expression, split_subject
+from healthsearch.query import clean_consumer_question, clean_query, query_terms, split_subject
 
 
 def test_clean_query_cuts_at_a_word_boundary() -> None:
@@ -14,9 +14,9 @@ def test_clean_query_cuts_at_a_word_boundary() -> None:
     assert clean_query("  heel\n\tpain ") == clean_query("heel pain")
 
 
-def test_fts_expression_quotes_terms_and_drops_stopwords() -> None:
-    assert fts_expression('What is "AND" OR NEAR( heel-pain?') == '"near" OR "heel" OR "pain"'
-    assert fts_expression("the of and") == ""
+def test_query_terms_drop_stopwords_and_punctuation() -> None:
+    assert query_terms('What is "AND" OR NEAR( heel-pain? heel') == ["near", "heel", "pain"]
+    assert query_terms("the of and") == []
 
 
 @pytest.mark.parametrize(
