@@ -158,7 +158,6 @@ def _rankers(
         expand_lay_terms=False,
         expand_dense=False,
         clean_question=False,
-        heading_weight=0.0,
         lexical_weight=1.0,
     )
     configs: dict[str, Ranker] = {
@@ -169,7 +168,6 @@ def _rankers(
         "lexical, field weights 3/1/1": ours("lexical", replace(base, bm25_weights=(3.0, 1.0, 1.0))),
         "dense passages": ours("dense", replace(base, use_heads=False)),
         "dense passages + whole-article vectors": ours("dense", base),
-        "dense passages + articles + question headings": ours("dense", replace(base, heading_weight=1.0)),
         "hybrid rrf k=60 (passages + articles, lexical 1.0)": ours("hybrid", base),
         "hybrid rrf k=60 lexical 0.5": ours("hybrid", replace(base, lexical_weight=0.5)),
         "hybrid rrf k=20 lexical 0.5": ours("hybrid", replace(base, lexical_weight=0.5, rrf_k=20)),
@@ -182,12 +180,6 @@ def _rankers(
         ),
         "hybrid rrf lexical 0.5 + lay expansion": ours(
             "hybrid", replace(base, lexical_weight=0.5, expand_lay_terms=True, expand_dense=True)
-        ),
-        "hybrid rrf + question headings 1.0, lexical 0.5": ours(
-            "hybrid", replace(base, heading_weight=1.0, lexical_weight=0.5)
-        ),
-        "hybrid rrf + question headings 0.3, lexical 0.5": ours(
-            "hybrid", replace(base, heading_weight=0.3, lexical_weight=0.5)
         ),
         "default with field weights 2/1.5/1": ours(
             "hybrid", replace(SearchConfig(), bm25_weights=(2.0, 1.5, 1.0))

@@ -3,7 +3,8 @@
 Kinds:
     flat     exact inner product (up to EXACT_LIMIT passages): 4·dim bytes per passage + id
     ivf      inverted lists over exact vectors (larger libraries): same memory, a fraction of the work per query
-    ivfpq    compact: product-quantized codes, about 64 bytes per passage (lower recall; `--compact`)
+    ivfpq    compact: product-quantized codes, 56 bytes per passage in memory (`--compact`); candidates are
+             re-ranked with the exact vectors, kept beside it in a memory-mapped .npy file on disk
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -22,6 +24,17 @@ EXACT_LIMIT = 200_000
 KINDS = ("flat", "ivf", "ivfpq")
 NPROBE = {"ivf": 32, "ivfpq": 48}
 PQ_BYTES = 48
+REFINE_CANDIDATES = (
+    400  # compact indexes fetch at least this many candidates (4× if more are wanted) to re-rank
+)
+
+
+@dataclass(frozen=True)
+class ExactVectors:
+    """Full float32 vectors by passage id, memory-mapped: only the rows a query re-ranks are read from disk."""
+
+    ids: np.ndarray
+    vectors: np.ndarray
 
 
 def choose_kind(passages: int, requested: str = "auto", compact: bool = False) -> str:
@@ -62,7 +75,10 @@ def _new_index(kind: str, dimension: int, training_size: int) -> faiss.Index:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
     lists = max(16, min(4 * int(math.sqrt(max(training_size, 1) * 20)), training_size // 40))
     spec = f"IVF{lists},Flat" if kind == "ivf" else f"IVF{lists},PQ{PQ_BYTES}"
-    return faiss.index_factory(dimension, spec, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.index_factory(dimension, spec, faiss.METRIC_INNER_PRODUCT)
+    if kind == "ivfpq":  # polysemous (Hamming) training costs minutes and only serves Hamming search, unused here
+        faiss.downcast_index(faiss.extract_index_ivf(index)).do_polysemous_training = False
+    return index
 
 
 def save(index: faiss.Index, path: Path) -> None:
@@ -110,6 +126,53 @@ def search(index: faiss.Index, query: np.ndarray, limit: int) -> list[tuple[int,
         return []
     scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(limit, index.ntotal))
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+def save_exact(
+    batches: Iterable[tuple[np.ndarray, np.ndarray]], count: int, dimension: int, folder: Path
+) -> None:
+    """Write (ids, vectors) batches, in ascending id order, as ``ids.npy`` and ``vectors.npy`` in ``folder``."""
+    folder.mkdir(parents=True)
+    ids = np.lib.format.open_memmap(folder / "ids.npy", mode="w+", dtype=np.int64, shape=(count,))
+    vectors = np.lib.format.open_memmap(
+        folder / "vectors.npy", mode="w+", dtype=np.float32, shape=(count, dimension)
+    )
+    row = 0
+    for batch_ids, matrix in batches:
+        ids[row : row + len(batch_ids)] = batch_ids
+        vectors[row : row + len(batch_ids)] = matrix
+        row += len(batch_ids)
+    ids.flush()
+    vectors.flush()
+
+
+def load_exact(folder: Path) -> ExactVectors:
+    """Memory-map the vectors written by :func:`save_exact`."""
+    try:
+        ids = np.load(folder / "ids.npy", mmap_mode="r", allow_pickle=False)
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexProblem(
+            f"exact vectors in {folder} are missing or damaged ({exc}); {_rebuild(folder)}"
+        ) from None
+    return ExactVectors(ids, vectors)
+
+
+def candidates_to_refine(limit: int) -> int:
+    """How many approximate candidates a compact index fetches to return ``limit`` exact results."""
+    return max(REFINE_CANDIDATES, 4 * limit)
+
+
+def refine(
+    exact: ExactVectors, query: np.ndarray, candidates: list[tuple[int, float]], limit: int
+) -> list[tuple[int, float]]:
+    """Re-score approximate candidates with their exact vectors; the best ``limit``, best first."""
+    if not candidates:
+        return []
+    ids = np.fromiter((i for i, _ in candidates), dtype=np.int64, count=len(candidates))
+    scores = exact.vectors[np.searchsorted(exact.ids, ids)] @ query
+    order = np.argsort(-scores, kind="stable")[:limit]
+    return [(int(ids[i]), float(scores[i])) for i in order]
 
 
 def vector_bytes(index: faiss.Index) -> int:

@@ -74,18 +74,19 @@ def build_index(
     with _build_lock(settings.index):
         report = BuildReport()
         plan = _plan(settings, encoder, report)
-        if (
-            plan.base is not None
-            and not plan.changed
-            and not plan.removed
-            and "lexical" in plan.base["files"]
-        ):
+        if plan.base is not None and not plan.changed and not plan.removed and _complete(plan.base):
             _report_unchanged(plan.base, settings.index, report)
         else:
             encoder = encoder or Encoder(plan.ref, settings.device, settings.backend)
             _build_generation(settings, plan, encoder, report, on_progress)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _complete(manifest: dict[str, Any]) -> bool:
+    """False for generations written before the lexical folder (and, for compact indexes, exact vectors) existed."""
+    files = manifest["files"]
+    return "lexical" in files and (manifest.get("index_type") != "ivfpq" or "exact" in files)
 
 
 @contextlib.contextmanager
@@ -183,8 +184,6 @@ def _build_generation(
         "database": f"passages-{generation:06d}.sqlite",
         "vectors": f"vectors-{generation:06d}.faiss",
         "heads": f"heads-{generation:06d}.faiss",
-        "headings": f"headings-{generation:06d}.faiss",
-        "lexical": f"lexical-{generation:06d}",
     }
     db_partial = settings.index / f"{names['database']}.partial"
     conn = _start_database(settings.index, plan.base, db_partial)
@@ -197,13 +196,13 @@ def _build_generation(
         conn.commit()
         counts = store.counts()
         indexes = _vector_indexes(store, model_key, encoder.dimension, counts, settings)
-        lexical_partial = settings.index / f"{names['lexical']}.partial"
-        lexical.build(store.lexical_rows(), lexical_partial)
+        folders = _write_folders(store, model_key, encoder.dimension, counts, settings, names, generation)
     finally:
         conn.close()
     db_partial.rename(settings.index / names["database"])
-    _remove(settings.index / names["lexical"])  # a --full build restarts the numbering
-    lexical_partial.rename(settings.index / names["lexical"])
+    for partial, final in folders:
+        _remove(final)  # a --full build restarts the numbering
+        partial.rename(final)
     failpoints.reach("writing")
     for key, index in indexes.items():
         ann.save(index, settings.index / names[key])
@@ -213,6 +212,31 @@ def _build_generation(
     report.articles, report.passages = counts["articles"], counts["passages"]
 
 
+def _write_folders(
+    store: Store,
+    model_key: str,
+    dimension: int,
+    counts: dict[str, int],
+    settings: BuildSettings,
+    names: dict[str, str],
+    generation: int,
+) -> list[tuple[Path, Path]]:
+    """Write the lexical index and, for compact vector indexes, the exact vectors that re-rank their candidates,
+    as partial folders; returns (partial, final) pairs (``names`` gains the folders' names)."""
+    names["lexical"] = f"lexical-{generation:06d}"
+    if ann.choose_kind(counts["passages"], settings.index_type, settings.compact) == "ivfpq":
+        names["exact"] = f"exact-{generation:06d}"
+    folders = [
+        (settings.index / f"{names[key]}.partial", settings.index / names[key])
+        for key in ("lexical", "exact")
+        if key in names
+    ]
+    lexical.build(store.lexical_rows(), folders[0][0])
+    if "exact" in names:
+        ann.save_exact(store.vectors(model_key, dimension), counts["passages"], dimension, folders[1][0])
+    return folders
+
+
 def _vector_indexes(
     store: Store, model_key: str, dimension: int, counts: dict[str, int], settings: BuildSettings
 ) -> dict[str, Any]:
@@ -220,7 +244,6 @@ def _vector_indexes(
     sources = {
         "vectors": ("passages", store.vectors),
         "heads": ("heads", store.head_vectors),
-        "headings": ("headings", store.heading_vectors),
     }
     return {
         name: ann.build(
@@ -243,8 +266,16 @@ def _start_database(index_dir: Path, base: dict[str, Any] | None, target: Path) 
             source.backup(conn)
         finally:
             source.close()
-        conn.execute("DROP TABLE IF EXISTS passages_fts")  # lexical search moved to bm25s files
+        _drop_old_fts(conn)
     return conn
+
+
+def _drop_old_fts(conn: sqlite3.Connection) -> None:
+    """Indexes built before lexical search moved to bm25s files carry an FTS5 table: drop it, reclaim the space."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'passages_fts'").fetchone():
+        conn.execute("DROP TABLE passages_fts")
+        conn.commit()
+        conn.execute("VACUUM")
 
 
 def _apply_changes(store: Store, plan: _Plan, settings: BuildSettings, report: BuildReport) -> None:
@@ -280,22 +311,9 @@ def _record_read(read: FileRead, report: BuildReport) -> None:
 def _add_article(store: Store, article: Any, settings: BuildSettings) -> PassageKeys:
     passages = chunk_article(article, settings.chunker)
     hashes = [content_hash(p.embedding_text()) for p in passages]
-    starts = [i == 0 or passages[i - 1].section != p.section for i, p in enumerate(passages)]
-    headings = [
-        content_hash(p.heading_text()) if start and is_question(p.section or p.title) else None
-        for p, start in zip(passages, starts, strict=True)
-    ]
     head = head_text(article, passages)
-    store.add_article(
-        ArticleRecord(article, passages, hashes, headings, (head, content_hash(head)) if head else None)
-    )
+    store.add_article(ArticleRecord(article, passages, hashes, (head, content_hash(head)) if head else None))
     return {(p.article_id, p.ordinal): h for p, h in zip(passages, hashes, strict=True)}
-
-
-def is_question(heading: str) -> bool:
-    """Question-style headings ("What causes gout?", or a question as the title of a one-section answer) get a
-    vector of their own; topic labels ("Causes") do not."""
-    return "?" in heading
 
 
 def content_hash(text: str) -> str:
@@ -383,6 +401,7 @@ def _remove_old_generations(index_dir: Path, keep: set[int]) -> None:
         *index_dir.glob("passages-*.sqlite"),
         *index_dir.glob("*-[0-9][0-9][0-9][0-9][0-9][0-9].faiss"),
         *index_dir.glob("lexical-[0-9][0-9][0-9][0-9][0-9][0-9]"),
+        *index_dir.glob("exact-[0-9][0-9][0-9][0-9][0-9][0-9]"),
     ]:
         number = path.stem.rsplit("-", 1)[-1]
         if number.isdigit() and int(number) not in keep:

@@ -14,14 +14,12 @@ FORMAT_VERSION = 3
 
 @dataclass(frozen=True)
 class ChunkerSettings:
-    """How articles are cut into passages (word counts are whitespace-separated words) and which headings get a
-    question vector of their own."""
+    """How articles are cut into passages (word counts are whitespace-separated words)."""
 
     target_words: int = 160
     max_words: int = 200
     min_words: int = 120
     overlap_sentences: int = 1
-    question_vectors: str = "section-or-title-with-?"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for the manifest."""

@@ -42,10 +42,6 @@ class Passage:
     text: str
     title: str
 
-    def heading_text(self) -> str:
-        """What a question-style heading's vector embeds: the title and the heading (a question in MedQuAD)."""
-        return f"{self.title}. {self.section}" if self.section else self.title
-
     def embedding_text(self) -> str:
         """What the model sees: title, section heading and passage."""
         head = self.title if not self.section else f"{self.title}. {self.section}"

@@ -34,7 +34,6 @@ class SearchConfig:
     lexical_weight: float = 0.5
     depth: int = 100
     use_heads: bool = True
-    heading_weight: float = 0.0
     clean_question: bool = True
     subject_weight: float = 0.0
     expand_lay_terms: bool = True
@@ -91,6 +90,7 @@ class Searcher:
             raise IndexProblem(f"{vectors} is missing; run: python build_index.py --index {index_dir} --full")
         dimension = manifest["model"]["dimension"]
         self.vectors = ann.load(vectors, self.counts["passages"], dimension)
+        self.exact = ann.load_exact(index_dir / files["exact"]) if "exact" in files else None
         heads = index_dir / files["heads"] if "heads" in files else None
         self.heads = ann.load(heads, self.counts["heads"], dimension) if heads else None
         if "lexical" not in files:
@@ -98,8 +98,6 @@ class Searcher:
                 f"{index_dir} has no lexical index yet; run: python build_index.py --index {index_dir}"
             )
         self.lexical_index = LexicalIndex.load(index_dir / files["lexical"])
-        headings = index_dir / files["headings"] if "headings" in files else None
-        self.headings = ann.load(headings, self.counts["headings"], dimension) if headings else None
 
     @classmethod
     def open(
@@ -161,32 +159,31 @@ class Searcher:
         lexical_text = f"{text} {extra}" if extra else text
         if mode == "lexical":
             return self.lexical(lexical_text, depth)
-        rankings, weights = self.dense(
-            f"{text} ({extra})" if extra and self.config.expand_dense else text, depth
-        )
+        dense = self.dense(f"{text} ({extra})" if extra and self.config.expand_dense else text, depth)
         if mode == "dense":
-            return self._fuse(rankings, weights)
-        return self._fuse(
-            [*rankings, self.lexical(lexical_text, depth)], [*weights, self.config.lexical_weight]
-        )
+            return dense
+        return self._fuse([dense, self.lexical(lexical_text, depth)], [1.0, self.config.lexical_weight])
 
     def _fuse(self, rankings: list[list[tuple[int, float]]], weights: list[float]) -> list[tuple[int, float]]:
-        if len(rankings) == 1:
-            return rankings[0]
         if self.config.fusion == "zscore":
             return fusion.zscore(rankings, weights)
         return fusion.rrf(rankings, k=self.config.rrf_k, weights=weights)
 
-    def dense(self, text: str, depth: int) -> tuple[list[list[tuple[int, float]]], list[float]]:
-        """Cosine rankings with their fusion weights: passage vectors merged with whole-article vectors (as the
-        article's first passage), and question-heading vectors (as the section's first passage) when built."""
+    def dense(self, text: str, depth: int) -> list[tuple[int, float]]:
+        """Cosine ranking: passage vectors merged with whole-article vectors (as the article's first passage)."""
         query = self._query_vector(text)
-        content = ann.search(self.vectors, query, depth)
+        content = self.nearest(query, depth)
         if self.heads is not None and self.config.use_heads:
             content = fusion.best_of([content, ann.search(self.heads, query, depth)])
-        if self.headings is None or self.config.heading_weight <= 0:
-            return [content], [1.0]
-        return [content, ann.search(self.headings, query, depth)], [1.0, self.config.heading_weight]
+        return content
+
+    def nearest(self, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        """Nearest passage vectors; a compact index's candidates are re-ranked with the exact vectors."""
+        if self.exact is None:
+            return ann.search(self.vectors, query, limit)
+        return ann.refine(
+            self.exact, query, ann.search(self.vectors, query, ann.candidates_to_refine(limit)), limit
+        )
 
     def _query_vector(self, text: str) -> np.ndarray:
         """The query's vector; with ``subject_weight``, a short subject line is weighted in again."""

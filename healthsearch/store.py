@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source_path);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL, section TEXT, text TEXT,
-    content_hash TEXT NOT NULL, heading_hash TEXT, UNIQUE(article_id, ordinal));
+    content_hash TEXT NOT NULL, UNIQUE(article_id, ordinal));
 CREATE TABLE IF NOT EXISTS embeddings (
     content_hash TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (content_hash, model)) WITHOUT ROWID;
@@ -50,19 +50,17 @@ class StoredPassage:
 
 _ALL_HASHES = (
     "SELECT content_hash AS h FROM passages UNION SELECT head_hash FROM articles WHERE head_hash IS NOT NULL"
-    " UNION SELECT heading_hash FROM passages WHERE heading_hash IS NOT NULL"
 )
 
 
 @dataclass(frozen=True)
 class ArticleRecord:
-    """An article ready to store: passages with content hashes, heading hashes (first passage of each section,
-    else None) and the optional whole-article (head) text with its hash."""
+    """An article ready to store: passages with content hashes and the optional whole-article (head) text with its
+    hash."""
 
     article: Article
     passages: list[Passage]
     hashes: list[str]
-    heading_hashes: list[str | None]
     head: tuple[str, str] | None = None
 
 
@@ -154,20 +152,10 @@ class Store:
                 *(head or (None, None)),
             ),
         )
-        for passage, content_hash, heading_hash in zip(
-            record.passages, record.hashes, record.heading_hashes, strict=True
-        ):
+        for passage, content_hash in zip(record.passages, record.hashes, strict=True):
             self.conn.execute(
-                "INSERT INTO passages (article_id, ordinal, section, text, content_hash, heading_hash)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    passage.article_id,
-                    passage.ordinal,
-                    passage.section,
-                    passage.text,
-                    content_hash,
-                    heading_hash,
-                ),
+                "INSERT INTO passages (article_id, ordinal, section, text, content_hash) VALUES (?, ?, ?, ?, ?)",
+                (passage.article_id, passage.ordinal, passage.section, passage.text, content_hash),
             )
 
     def missing_embeddings(self, model: str) -> set[str]:
@@ -188,13 +176,6 @@ class Store:
         found = {h: Passage("", 0, s, t, title).embedding_text() for h, title, s, t in rows if h in wanted}
         heads = self.conn.execute("SELECT head_hash, head_text FROM articles WHERE head_hash IS NOT NULL")
         found.update({h: text for h, text in heads if h in wanted})
-        headings = self.conn.execute(
-            "SELECT p.heading_hash, a.title, p.section FROM passages p JOIN articles a ON a.id = p.article_id"
-            " WHERE p.heading_hash IS NOT NULL"
-        )
-        found.update(
-            {h: Passage("", 0, s, "", title).heading_text() for h, title, s in headings if h in wanted}
-        )
         return found
 
     def put_embeddings(self, model: str, hashes: list[str], vectors: np.ndarray) -> None:
@@ -221,16 +202,6 @@ class Store:
         )
         return _vector_batches(self.conn.execute(query, (model,)), dimension, batch)
 
-    def heading_vectors(
-        self, model: str, dimension: int, batch: int = 50_000
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield (id of a section's first passage, vector of "title. heading") for question-style headings."""
-        query = (
-            "SELECT p.id, e.vector FROM passages p JOIN embeddings e"
-            " ON e.content_hash = p.heading_hash AND e.model = ? ORDER BY p.id"
-        )
-        return _vector_batches(self.conn.execute(query, (model,)), dimension, batch)
-
     def head_vectors(
         self, model: str, dimension: int, batch: int = 50_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -248,7 +219,6 @@ class Store:
             for name in ("articles", "passages", "sources")
         }
         counts["heads"] = int(self.conn.execute("SELECT COUNT(head_hash) FROM articles").fetchone()[0])
-        counts["headings"] = int(self.conn.execute("SELECT COUNT(heading_hash) FROM passages").fetchone()[0])
         return counts
 
     def fetch_passages(self, ids: list[int]) -> dict[int, StoredPassage]:

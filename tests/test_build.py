@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,6 @@ def test_first_build_then_nothing_to_do(tmp_path: Path, encoder: Encoder) -> Non
     corpus = copy_sample(SLUGS, tmp_path / "corpus")
     first = build(corpus, tmp_path / "index", encoder)
     assert first.articles == 3 and first.passages == first.new > 10
-    assert json.loads((tmp_path / "index" / "manifest.json").read_text())["counts"]["headings"] == 0
     assert first.embedded == first.passages + 3  # plus one whole-article vector per article
     fresh = Encoder()
     second = build(corpus, tmp_path / "index", fresh)
@@ -196,3 +196,16 @@ def test_index_without_lexical_files_is_upgraded_without_re_embedding(
     report = build(corpus, index, encoder)
     assert not report.up_to_date and report.embedded == 0
     assert Searcher.open(index).search("heel pain", k=3, mode="lexical")
+
+
+def test_old_fts_table_is_dropped_on_the_next_build(tmp_path: Path, encoder: Encoder) -> None:
+    corpus, index = copy_sample(SLUGS[:1], tmp_path / "corpus"), tmp_path / "index"
+    build(corpus, index, encoder)
+    live = index / json.loads((index / "manifest.json").read_text())["files"]["database"]
+    with sqlite3.connect(live) as conn:  # as builds before bm25s left it
+        conn.execute("CREATE VIRTUAL TABLE passages_fts USING fts5(title, section, text)")
+    write(corpus, "note.md", "# Note\n\nA new short note.\n")
+    build(corpus, index, encoder)
+    newest = index / json.loads((index / "manifest.json").read_text())["files"]["database"]
+    with sqlite3.connect(newest) as conn:
+        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'passages_fts'").fetchone()
