@@ -28,6 +28,7 @@ from healthsearch.presentation import (
     passage_html,
 )
 from healthsearch.query import MAX_QUERY_CHARS, clean_query
+from healthsearch.rerank import Reranker
 from healthsearch.safety import detect_emergency
 from healthsearch.search import Searcher
 
@@ -46,7 +47,14 @@ def load_encoder() -> Encoder:
 @st.cache_resource(show_spinner="Opening the index…", max_entries=1)
 def load_searcher(index_dir: str, stamp: int) -> Searcher:
     """One Searcher per index generation (``stamp`` changes when a build commits)."""
-    return Searcher.open(index_dir, encoder=load_encoder())
+    return Searcher.open(index_dir, encoder=load_encoder(), reranker=load_reranker())
+
+
+@st.cache_resource(show_spinner="Loading the reranker…")
+def load_reranker() -> Reranker | None:
+    """The optional cross-encoder named by $HEALTHSEARCH_RERANKER, loaded once per process."""
+    name = os.environ.get("HEALTHSEARCH_RERANKER", "").strip()
+    return Reranker(name) if name else None
 
 
 def index_stamp() -> int:

@@ -32,6 +32,7 @@ from healthsearch.embedding import Encoder, resolve_backend
 from healthsearch.evaluate import load_qrels, load_queries, ndcg, reciprocal_rank, unique_in_order
 from healthsearch.ingest import list_corpus_files, read_file
 from healthsearch.lexical import tokenize
+from healthsearch.rerank import Reranker
 from healthsearch.search import SearchConfig, Searcher
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,6 +73,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="also print one JSON line with every number")
     parser.add_argument("--backend", default="auto", help="embedding backend of the index (default: auto)")
+    parser.add_argument(
+        "--reranker",
+        default=None,
+        help="also score the default search with this cross-encoder (folder or hub name)",
+    )
     return parser.parse_args(argv)
 
 
@@ -145,9 +151,9 @@ def _rankers(
     baseline = _plain_dense(articles, Encoder(backend="torch"), work)
     plain_bm25 = _plain_bm25(articles)
 
-    def ours(mode: str, config: SearchConfig) -> Ranker:
+    def ours(mode: str, config: SearchConfig, reranker: Reranker | None = None) -> Ranker:
         def rank(text: str) -> list[str]:
-            searcher.config = config
+            searcher.config, searcher.reranker = config, reranker
             return unique_in_order(
                 r.article_id for r in searcher.search(text, k=100, mode=mode, highlight=False)
             )
@@ -190,6 +196,10 @@ def _rankers(
         "default with lexical weight 0.7": ours("hybrid", replace(SearchConfig(), lexical_weight=0.7)),
         "default (hybrid, default SearchConfig)": ours("hybrid", SearchConfig()),
     }
+    if args.reranker:
+        configs[f"default + reranker {args.reranker}"] = ours(
+            "hybrid", SearchConfig(), Reranker(args.reranker)
+        )
     wanted = args.configs.split(";") if args.configs != "all" else list(configs)
     return {name: ranker for name, ranker in configs.items() if name in wanted or name.startswith("plain")}
 

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -76,8 +77,10 @@ def _new_index(kind: str, dimension: int, training_size: int) -> faiss.Index:
     lists = max(16, min(4 * int(math.sqrt(max(training_size, 1) * 20)), training_size // 40))
     spec = f"IVF{lists},Flat" if kind == "ivf" else f"IVF{lists},PQ{PQ_BYTES}"
     index = faiss.index_factory(dimension, spec, faiss.METRIC_INNER_PRODUCT)
-    if kind == "ivfpq":  # polysemous (Hamming) training costs minutes and only serves Hamming search, unused here
-        faiss.downcast_index(faiss.extract_index_ivf(index)).do_polysemous_training = False
+    if kind == "ivfpq":
+        # polysemous (Hamming) training costs minutes and only serves Hamming search, unused here
+        ivfpq: Any = faiss.downcast_index(faiss.extract_index_ivf(index))
+        ivfpq.do_polysemous_training = False
     return index
 
 

@@ -110,6 +110,7 @@ def _define_search(parser: argparse.ArgumentParser) -> None:
         "--source", action="append", default=[], help="only articles from this source (repeatable)"
     )
     parser.add_argument("--model", default=None, help="query model (default: the one that built the index)")
+    _reranker_arg(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=_run_search)
 
@@ -127,6 +128,7 @@ def _define_eval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--field", default="query", help="which JSON field holds the query text")
     parser.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     parser.add_argument("--min-grade", type=int, default=1, help="grade that counts as relevant (default 1)")
+    _reranker_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     parser.set_defaults(handler=_run_eval)
 
@@ -142,6 +144,24 @@ def _define_bench(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compact", action="store_true", help="measure the compact (IVF-PQ) index")
     parser.add_argument("--json", action="store_true", help="end with one JSON object on the last line")
     parser.set_defaults(handler=_run_bench)
+
+
+def _reranker_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reranker",
+        default=os.environ.get("HEALTHSEARCH_RERANKER") or None,
+        help="optional cross-encoder (folder or hub name) that re-scores the best 30 passages "
+        "(default: $HEALTHSEARCH_RERANKER, else none)",
+    )
+
+
+def _reranker(args: argparse.Namespace) -> Any:
+    """The optional cross-encoder, or None."""
+    if not args.reranker:
+        return None
+    from .rerank import Reranker
+
+    return Reranker(args.reranker)
 
 
 def _positive_int(value: str) -> int:
@@ -178,7 +198,7 @@ def _run_search(args: argparse.Namespace) -> int:
 
     if bool(args.query) == bool(args.queries):
         raise HealthsearchError("give either a query or --queries FILE.jsonl (not both, not neither)")
-    searcher = Searcher.open(args.index, model=args.model)
+    searcher = Searcher.open(args.index, model=args.model, reranker=_reranker(args))
     options = {"k": args.k, "mode": args.mode, "tags": args.tag, "sources": args.source}
     if args.queries:
         for record in _batch_queries(args.queries):
@@ -231,7 +251,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     from .search import Searcher
 
     queries, qrels = load_queries(args.queries, args.field), load_qrels(args.qrels)
-    searcher = Searcher.open(args.index)
+    searcher = Searcher.open(args.index, reranker=_reranker(args))
     run = {
         qid: unique_in_order(
             r.article_id for r in searcher.search(text, k=100, mode=args.mode, highlight=False)

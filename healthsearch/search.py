@@ -17,6 +17,7 @@ from .highlight import best_sentence
 from .lexical import LexicalIndex
 from .manifest import manifest_path, read_manifest
 from .query import clean_consumer_question, clean_query, split_subject
+from .rerank import Reranker
 from .store import Store, StoredPassage, open_db
 from .vocabulary import clinical_terms
 
@@ -66,12 +67,18 @@ class Searcher:
     """Answers queries over one index directory; the model loads on the first dense query."""
 
     def __init__(
-        self, index_dir: Path, manifest: dict[str, Any], encoder: Encoder, config: SearchConfig | None = None
+        self,
+        index_dir: Path,
+        manifest: dict[str, Any],
+        encoder: Encoder,
+        config: SearchConfig | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.manifest = manifest
         self.encoder = encoder
         self.config = config or SearchConfig()
+        self.reranker = reranker
         if self.config.fusion not in FUSIONS:
             raise HealthsearchError(
                 f"unknown fusion {self.config.fusion!r}; choose one of: {', '.join(FUSIONS)}"
@@ -107,15 +114,19 @@ class Searcher:
         device: str | None = None,
         encoder: Encoder | None = None,
         config: SearchConfig | None = None,
+        reranker: Reranker | None = None,
     ) -> Searcher:
-        """Open an index; ``model`` (default: the one that built it) or ``encoder`` must match the index."""
+        """Open an index; ``model`` (default: the one that built it) or ``encoder`` must match the index.
+
+        With a ``reranker`` (an optional cross-encoder) the best fused passages are re-scored before the cut to k.
+        """
         index_dir = Path(index_dir)
         manifest = read_manifest(index_dir)
         ref = _matching_model(index_dir, manifest, encoder.ref if encoder else model)
         backend = manifest["model"].get("backend", "torch")
         if encoder is None or encoder.backend != backend:
             encoder = Encoder(ref, device, backend)
-        return cls(index_dir, manifest, encoder, config)
+        return cls(index_dir, manifest, encoder, config, reranker)
 
     def search(
         self,
@@ -147,6 +158,8 @@ class Searcher:
             rows = self.store.fetch_passages([i for i, _ in ranked])
             hits = [(rows[i], s) for i, s in ranked if i in rows and keep(rows[i])]
             if len(hits) >= k or depth >= self.counts["passages"]:
+                if self.reranker is not None:
+                    hits = self.reranker.rerank(text, hits)
                 return [
                     _result(rank, row, score, text if highlight else "")
                     for rank, (row, score) in enumerate(hits[:k], start=1)
