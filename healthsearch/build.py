@@ -178,7 +178,7 @@ def _build_generation(
     on_progress: ProgressCallback | None,
 ) -> None:
     """Write a complete new generation aside, then commit it by replacing the manifest."""
-    generation = (plan.base or {}).get("generation", 0) + 1
+    generation = _live_generation(settings.index) + 1  # also after --full: never overwrite what readers use
     _remove_partials(settings.index)
     names = {
         "database": f"passages-{generation:06d}.sqlite",
@@ -201,7 +201,7 @@ def _build_generation(
         conn.close()
     db_partial.rename(settings.index / names["database"])
     for partial, final in folders:
-        _remove(final)  # a --full build restarts the numbering
+        _remove(final)  # left by a build that died before its swap
         partial.rename(final)
     failpoints.reach("writing")
     for key, index in indexes.items():
@@ -210,6 +210,14 @@ def _build_generation(
     write_manifest(settings.index, _manifest(settings, plan, encoder, generation, counts, report, names))
     _remove_old_generations(settings.index, keep={generation, generation - 1})
     report.articles, report.passages = counts["articles"], counts["passages"]
+
+
+def _live_generation(index_dir: Path) -> int:
+    """The generation number the manifest names (0 when there is no readable manifest)."""
+    try:
+        return int(read_manifest(index_dir).get("generation", 0))
+    except IndexProblem:
+        return 0
 
 
 def _write_folders(

@@ -209,3 +209,15 @@ def test_old_fts_table_is_dropped_on_the_next_build(tmp_path: Path, encoder: Enc
     newest = index / json.loads((index / "manifest.json").read_text())["files"]["database"]
     with sqlite3.connect(newest) as conn:
         assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'passages_fts'").fetchone()
+
+
+def test_full_rebuild_writes_a_new_generation_beside_the_live_one(tmp_path: Path, encoder: Encoder) -> None:
+    corpus, index = copy_sample(SLUGS[:1], tmp_path / "corpus"), tmp_path / "index"
+    build(corpus, index, encoder)
+    live = json.loads((index / "manifest.json").read_text())
+    build(corpus, index, encoder, full=True)
+    after = json.loads((index / "manifest.json").read_text())
+    assert after["generation"] == live["generation"] + 1
+    assert all(
+        (index / name).exists() for name in live["files"].values()
+    )  # readers of the old one keep going
