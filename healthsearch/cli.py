@@ -83,7 +83,7 @@ def _define_build(parser: argparse.ArgumentParser) -> None:
         "--index-type",
         choices=["auto", "flat", "ivf", "ivfpq"],
         default="auto",
-        help="vector index (default auto: exact up to 200k passages, IVF beyond)",
+        help="vector index (default auto: exact up to 50k passages, IVF beyond)",
     )
     parser.add_argument(
         "--compact", action="store_true", help="product-quantized vectors, about 64 bytes a passage"
