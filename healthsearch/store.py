@@ -169,13 +169,18 @@ class Store:
 
     def embedding_inputs(self, hashes: Iterable[str]) -> dict[str, str]:
         """content hash → the text the model embeds, for passages (title, section, text) and article heads."""
-        wanted = set(hashes)
-        rows = self.conn.execute(
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (h TEXT PRIMARY KEY)")
+        self.conn.execute("DELETE FROM temp.wanted")
+        self.conn.executemany("INSERT OR IGNORE INTO temp.wanted VALUES (?)", ((h,) for h in hashes))
+        rows = self.conn.execute(  # filtered inside SQLite: an incremental build reads only what it embeds
             "SELECT p.content_hash, a.title, p.section, p.text FROM passages p JOIN articles a ON a.id = p.article_id"
+            " WHERE p.content_hash IN (SELECT h FROM temp.wanted)"
         )
-        found = {h: Passage("", 0, s, t, title).embedding_text() for h, title, s, t in rows if h in wanted}
-        heads = self.conn.execute("SELECT head_hash, head_text FROM articles WHERE head_hash IS NOT NULL")
-        found.update({h: text for h, text in heads if h in wanted})
+        found = {h: Passage("", 0, s, t, title).embedding_text() for h, title, s, t in rows}
+        heads = self.conn.execute(
+            "SELECT head_hash, head_text FROM articles WHERE head_hash IN (SELECT h FROM temp.wanted)"
+        )
+        found.update(dict(heads.fetchall()))
         return found
 
     def put_embeddings(self, model: str, hashes: list[str], vectors: np.ndarray) -> None:
