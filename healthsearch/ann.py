@@ -25,9 +25,8 @@ EXACT_LIMIT = 50_000  # exact search past this costs more than IVF at 1M (p95 33
 KINDS = ("flat", "ivf", "ivfpq")
 NPROBE = {"ivf": 32, "ivfpq": 48}
 PQ_BYTES = 48
-REFINE_CANDIDATES = (
-    400  # compact indexes fetch at least this many candidates (4× if more are wanted) to re-rank
-)
+# Compact indexes fetch at least this many candidates (4× the wanted number if more) to re-rank exactly.
+REFINE_CANDIDATES = 400
 
 
 @dataclass(frozen=True)

@@ -232,23 +232,19 @@ def _write_folders(
     """Write the lexical index and, for compact vector indexes, the exact vectors that re-rank their candidates,
     as partial folders; returns (partial, final) pairs (``names`` gains the folders' names)."""
     names["lexical"] = f"lexical-{generation:06d}"
+    lexical.build(store.lexical_rows(), settings.index / f"{names['lexical']}.partial")
     if ann.choose_kind(counts["passages"], settings.index_type, settings.compact) == "ivfpq":
         names["exact"] = f"exact-{generation:06d}"
-    folders = [
-        (settings.index / f"{names[key]}.partial", settings.index / names[key])
-        for key in ("lexical", "exact")
-        if key in names
-    ]
-    lexical.build(store.lexical_rows(), folders[0][0])
-    if "exact" in names:
-        ann.save_exact(store.vectors(model_key, dimension), counts["passages"], dimension, folders[1][0])
-    return folders
+        exact = settings.index / f"{names['exact']}.partial"
+        ann.save_exact(store.vectors(model_key, dimension), counts["passages"], dimension, exact)
+    folders = [names[key] for key in ("lexical", "exact") if key in names]
+    return [(settings.index / f"{name}.partial", settings.index / name) for name in folders]
 
 
 def _vector_indexes(
     store: Store, model_key: str, dimension: int, counts: dict[str, int], settings: BuildSettings
 ) -> dict[str, Any]:
-    """FAISS indexes over passage vectors, whole-article (head) vectors and section-heading vectors."""
+    """FAISS indexes over passage vectors and whole-article (head) vectors."""
     sources = {
         "vectors": ("passages", store.vectors),
         "heads": ("heads", store.head_vectors),

@@ -90,7 +90,12 @@ def manifest_summary(manifest: dict[str, Any], index_dir: Path) -> str:
             f"model:      {model['name']} (dimension {model['dimension']}, fingerprint {model['fingerprint']})",
             f"vectors:    {manifest.get('index_type')} in {manifest['files']['vectors']}"
             + (f" (re-ranked with {manifest['files']['exact']}/)" if "exact" in manifest["files"] else ""),
-            f"lexical:    BM25 (bm25s) in {manifest['files'].get('lexical', 'none: run build_index.py')}/",
+            "lexical:    "
+            + (
+                f"BM25 (bm25s) in {manifest['files']['lexical']}/"
+                if "lexical" in manifest["files"]
+                else "none yet; run build_index.py"
+            ),
             f"chunker:    {manifest.get('chunker')}",
             f"skipped:    {len(manifest.get('skipped', []))} file(s)",
             "versions:   " + ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("versions", {}).items())),

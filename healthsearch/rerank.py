@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .documents import Passage
 from .errors import ModelError
 from .store import StoredPassage
 
@@ -31,7 +32,10 @@ class Reranker:
 
     def scores(self, query: str, passages: Sequence[StoredPassage]) -> np.ndarray:
         """The cross-encoder's relevance score of each passage (title, section and text) for ``query``."""
-        pairs = [(query, _passage_text(p)) for p in passages]
+        pairs = [
+            (query, Passage(p.article_id, p.ordinal, p.section, p.text, p.title).embedding_text())
+            for p in passages
+        ]
         return np.asarray(self.model.predict(pairs, show_progress_bar=False), dtype=np.float32).reshape(-1)
 
     def rerank(
@@ -61,8 +65,3 @@ def _load(name_or_path: str, device: str | None) -> Any:
             f"cannot load reranker {name_or_path!r} ({str(exc).splitlines()[0][:200]}); pass a folder holding a "
             "sentence-transformers CrossEncoder, or a hub name this machine can download"
         ) from None
-
-
-def _passage_text(passage: StoredPassage) -> str:
-    head = f"{passage.title}. {passage.section}" if passage.section else passage.title
-    return f"{head}\n{passage.text}"

@@ -208,7 +208,7 @@ class Searcher:
         return np.asarray(mixed / np.linalg.norm(mixed), dtype=np.float32)
 
     def lexical(self, text: str, depth: int) -> list[tuple[int, float]]:
-        """BM25 ranking; any text is safe (terms are quoted), no terms means no results."""
+        """BM25 ranking; any text is safe (it is only tokenized), no known terms means no results."""
         return self.lexical_index.search(text, depth, self.config.bm25_weights)
 
     def article_passages(self, article_id: str) -> list[StoredPassage]:

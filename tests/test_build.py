@@ -147,10 +147,13 @@ def test_damaged_index_files_give_clear_errors(tmp_path: Path, encoder: Encoder)
 def test_old_generations_are_cleaned_up(tmp_path: Path, encoder: Encoder) -> None:
     corpus, index = copy_sample(SLUGS[:1], tmp_path / "corpus"), tmp_path / "index"
     for n in range(3):
-        write(corpus, f"note{n}.md", f"# Note {n}\n\nShort note number {n}.\n")
+        write(corpus, f"note{n}.md", f"# Note {n}\n\nA zebracorn sighting, number {n}.\n")
         build(corpus, index, encoder)
     assert len(list(index.glob("passages-*.sqlite"))) == 2
+    assert len(list(index.glob("lexical-*"))) == 2
     assert os.path.exists(index / json.loads((index / "manifest.json").read_text())["files"]["database"])
+    hits = Searcher.open(index).search("zebracorn", k=5, mode="lexical")
+    assert sorted(r.title for r in hits) == ["Note 0", "Note 1", "Note 2"]
 
 
 def test_moved_corpus_is_re_read_but_not_re_embedded(tmp_path: Path, encoder: Encoder) -> None:
@@ -171,16 +174,6 @@ def test_searcher_encoder_uses_the_same_cache_key_as_the_build(tmp_path: Path, e
         sum(len(ids) for ids, _ in searcher.store.vectors(searcher.encoder.key, 384))
         == searcher.counts["passages"]
     )
-
-
-def test_lexical_index_follows_generations(tmp_path: Path, encoder: Encoder) -> None:
-    corpus, index = copy_sample(SLUGS[:1], tmp_path / "corpus"), tmp_path / "index"
-    for n in range(3):
-        write(corpus, f"note{n}.md", f"# Note {n}\n\nA zebracorn sighting, number {n}.\n")
-        build(corpus, index, encoder)
-    assert len(list(index.glob("lexical-*"))) == 2
-    hits = Searcher.open(index).search("zebracorn", k=5, mode="lexical")
-    assert sorted(r.title for r in hits) == ["Note 0", "Note 1", "Note 2"]
 
 
 def test_index_without_lexical_files_is_upgraded_without_re_embedding(
