@@ -26,7 +26,7 @@ import faiss
 import numpy as np
 
 from healthsearch.build import build_index
-from healthsearch.config import BuildSettings
+from healthsearch.config import DEFAULT_PASSAGE_TOKENS, BuildSettings
 from healthsearch.documents import Article
 from healthsearch.embedding import Encoder, resolve_backend
 from healthsearch.evaluate import load_qrels, load_queries, ndcg, reciprocal_rank, unique_in_order
@@ -50,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     qrels = load_qrels(shared / "liveqa-dev" / "qrels.tsv")
     corpus = _corpus(shared, work, qrels, args.smoke)
     backend = resolve_backend(args.backend)
-    folder = work / (f"index-smoke-{backend}" if args.smoke else f"index-{backend}")
-    searcher, build_facts = _index(corpus, folder, backend)
+    name = f"index-smoke-{backend}" if args.smoke else f"index-{backend}"
+    default = args.passage_tokens == DEFAULT_PASSAGE_TOKENS
+    folder = work / (name if default else f"{name}-{args.passage_tokens}tok")
+    searcher, build_facts = _index(corpus, folder, backend, args.passage_tokens)
     articles = [a for f in list_corpus_files(corpus) for a in read_file(f).articles]
     rankers = _rankers(searcher, articles, work, args)
     rows = [_score(name, ranker, queries, qrels) for name, ranker in rankers.items()]
@@ -77,6 +79,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--reranker",
         default=None,
         help="also score the default search with this cross-encoder (folder or hub name)",
+    )
+    parser.add_argument(
+        "--passage-tokens",
+        type=int,
+        default=DEFAULT_PASSAGE_TOKENS,
+        help=f"embed each passage's first N tokens (default {DEFAULT_PASSAGE_TOKENS})",
     )
     return parser.parse_args(argv)
 
@@ -127,13 +135,21 @@ def _copy_extra_answers(source: Path, target: Path, qrels: dict[str, dict[str, i
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _index(corpus: Path, index: Path, backend: str) -> tuple[Searcher, dict[str, Any]]:
+def _index(
+    corpus: Path, index: Path, backend: str, passage_tokens: int | None
+) -> tuple[Searcher, dict[str, Any]]:
     started = time.perf_counter()
-    report = build_index(
-        BuildSettings(corpus=corpus, index=index, backend=backend, progress=sys.stderr.isatty())
+    settings = BuildSettings(
+        corpus=corpus,
+        index=index,
+        backend=backend,
+        passage_tokens=passage_tokens,
+        progress=sys.stderr.isatty(),
     )
+    report = build_index(settings)
     facts = {
         "backend": backend,
+        "passage_tokens": passage_tokens,
         "articles": report.articles,
         "passages": report.passages,
         "embedded": report.embedded,

@@ -77,7 +77,7 @@ def build_index(
         if plan.base is not None and not plan.changed and not plan.removed and _complete(plan.base):
             _report_unchanged(plan.base, settings.index, report)
         else:
-            encoder = encoder or Encoder(plan.ref, settings.device, settings.backend)
+            encoder = encoder or Encoder(plan.ref, settings.device, settings.backend, settings.passage_tokens)
             _build_generation(settings, plan, encoder, report, on_progress)
     report.seconds = time.perf_counter() - started
     return report
@@ -111,7 +111,8 @@ def _plan(settings: BuildSettings, encoder: Encoder | None, report: BuildReport)
         )
     ref = encoder.ref if encoder else resolve_model(settings.model)
     backend = encoder.backend if encoder else resolve_backend(settings.backend, settings.device)
-    base = None if settings.full else _reusable_base(settings, ref, backend, report)
+    tokens = encoder.passage_tokens if encoder else settings.passage_tokens
+    base = None if settings.full else _reusable_base(settings, ref, (backend, tokens), report)
     stamps = _stamps(settings.index, base)
     if base is not None and not _same_reading(base, settings):
         report.notes.append(
@@ -131,9 +132,9 @@ def _same_reading(manifest: dict[str, Any], settings: BuildSettings) -> bool:
 
 
 def _reusable_base(
-    settings: BuildSettings, ref: ModelRef, backend: str, report: BuildReport
+    settings: BuildSettings, ref: ModelRef, how: tuple[str, int | None], report: BuildReport
 ) -> dict[str, Any] | None:
-    """The live manifest when its model matches; otherwise None (a full rebuild)."""
+    """The live manifest when its model, backend and passage token limit match; otherwise None (a full rebuild)."""
     try:
         manifest = read_manifest(settings.index)
     except IndexProblem as exc:
@@ -143,8 +144,12 @@ def _reusable_base(
     if manifest["model"].get("fingerprint") != ref.fingerprint:
         report.notes.append(f"model changed to {ref.name}; passages will be embedded again")
         return None
+    backend, tokens = how
     if manifest["model"].get("backend", "torch") != backend:
         report.notes.append(f"backend changed to {backend}; passages will be embedded again")
+        return None
+    if manifest["model"].get("passage_tokens") != tokens:
+        report.notes.append(f"passage token limit changed to {tokens or 'the model limit'}; embedding again")
         return None
     return manifest
 
@@ -381,6 +386,7 @@ def _manifest(
             "location": plan.ref.location,
             "fingerprint": plan.ref.fingerprint,
             "backend": encoder.backend,
+            "passage_tokens": encoder.passage_tokens,
             "dimension": encoder.dimension,
             "normalized": True,
             "embedded_text": "title. section\\npassage",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_BACKEND, DEFAULT_MODEL
+from .config import DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_PASSAGE_TOKENS
 from .errors import HealthsearchError
 
 
@@ -93,6 +93,12 @@ def _define_build(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "torch", "torch-bf16", "onnx", "onnx-int8"],
         default=DEFAULT_BACKEND,
         help=f"how the model runs (default {DEFAULT_BACKEND}); onnx backends export the model once to a cache",
+    )
+    parser.add_argument(
+        "--passage-tokens",
+        type=_positive_int,
+        default=DEFAULT_PASSAGE_TOKENS,
+        help=f"embed each passage's first N tokens (default {DEFAULT_PASSAGE_TOKENS}; the model's limit caps it)",
     )
     parser.set_defaults(handler=_run_build)
 
@@ -187,6 +193,7 @@ def _run_build(args: argparse.Namespace) -> int:
         index_type=args.index_type,
         compact=args.compact,
         backend=args.backend,
+        passage_tokens=args.passage_tokens,
     )
     print_build_report(build_index(settings), settings)
     return 0

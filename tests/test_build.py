@@ -176,6 +176,20 @@ def test_searcher_encoder_uses_the_same_cache_key_as_the_build(tmp_path: Path, e
     )
 
 
+def test_passage_token_limit_is_recorded_and_a_change_re_embeds(tmp_path: Path, encoder: Encoder) -> None:
+    corpus, index = copy_sample(SLUGS[:1], tmp_path / "corpus"), tmp_path / "index"
+    build(corpus, index, Encoder(encoder.ref, passage_tokens=64))
+    manifest = json.loads((index / "manifest.json").read_text())
+    assert manifest["model"]["passage_tokens"] == 64
+    searcher = Searcher.open(index)
+    assert searcher.encoder.passage_tokens == 64 and searcher.encoder.key.endswith("+64tok")
+    assert sum(len(ids) for ids, _ in searcher.store.vectors(searcher.encoder.key, 384)) > 0
+    assert searcher.search("heel pain in the morning", k=1)[0].article_id == "plantar-fasciitis"
+    again = build(corpus, index, encoder)
+    assert again.embedded > 0 and any("token limit changed to 192" in note for note in again.notes)
+    assert json.loads((index / "manifest.json").read_text())["model"]["passage_tokens"] == 192
+
+
 def test_index_without_lexical_files_is_upgraded_without_re_embedding(
     tmp_path: Path, encoder: Encoder
 ) -> None:

@@ -72,6 +72,11 @@ def test_errors_are_one_line_with_exit_code(capsys: pytest.CaptureFixture[str], 
     assert code == 2 and "does not exist" in err and "Traceback" not in err
     code, _, err = run_cli(capsys, "search", "--index", str(tmp_path))
     assert code == 2 and "give either a query" in err
+    corpus = copy_sample(["gout"], tmp_path / "corpus")
+    code, _, err = run_cli(
+        capsys, "build", "--corpus", str(corpus), "--index", str(tmp_path / "i"), "--passage-tokens", "8"
+    )
+    assert code == 2 and "too small" in err and "Traceback" not in err
 
 
 def test_info_prints_manifest_facts(capsys: pytest.CaptureFixture[str], sample_index: Path) -> None:

@@ -36,7 +36,7 @@ def test_onnx_vectors_match_torch(backend: str, closeness: float) -> None:
     assert got.shape == expected.shape and got.dtype == np.float32
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     assert (got * expected).sum(axis=1).min() > closeness
-    assert onnx.key.endswith(f"+{backend}") and onnx._model is None, "the torch model is never loaded"
+    assert onnx.key.endswith(f"+{backend}+192tok") and onnx._model is None, "the torch model is never loaded"
 
 
 def test_export_is_cached_by_model_fingerprint() -> None:
@@ -73,7 +73,30 @@ def test_unknown_backend_and_hub_models_are_refused() -> None:
 
 def test_bfloat16_backend_is_close_to_fp32() -> None:
     fp32, bf16 = Encoder(backend="torch"), Encoder(backend="torch-bf16")
-    assert bf16.key.endswith("+torch-bf16") and fp32.key.endswith(fp32.ref.fingerprint)
+    assert bf16.key.endswith("+torch-bf16+192tok") and fp32.key.endswith(f"{fp32.ref.fingerprint}+192tok")
     got, expected = bf16.encode_passages(TEXTS), fp32.encode_passages(TEXTS)
     assert got.dtype == np.float32 and (got * expected).sum(axis=1).min() > 0.999
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_passage_token_limit_cuts_passages_but_not_queries(backend: str) -> None:
+    opening = "Plantar fasciitis causes heel pain that is worst with the first steps of the morning. " * 3
+    texts = [
+        opening + "It often follows running on hard ground in worn shoes. " * 8,
+        opening + "Ice, calf stretches and rest usually help within a few months. " * 8,
+    ]
+    limited, whole = (
+        Encoder(backend=backend, passage_tokens=32),
+        Encoder(backend=backend, passage_tokens=None),
+    )
+    cut, full = limited.encode_passages(texts), whole.encode_passages(texts)
+    assert float(cut[0] @ cut[1]) > 0.9999, "the first 32 tokens are the same, so the vectors are too"
+    assert float(full[0] @ full[1]) < 0.98, "without the limit the different endings count"
+    assert float(limited.encode_query(texts[0]) @ full[0]) > 0.9999, "queries are never cut"
+    assert limited.key == whole.key + "+32tok", "cached vectors of different limits never mix"
+
+
+def test_tiny_passage_token_limit_is_refused() -> None:
+    with pytest.raises(ModelError, match="too small"):
+        Encoder(passage_tokens=8)
