@@ -43,7 +43,7 @@ class BenchSettings:
     passages: int
     shared: Path
     work: Path
-    throughput_passages: int = 1000
+    throughput_passages: int = 10_000
     queries: int = 200
     compact: bool = False
     backend: str = "torch"
@@ -79,7 +79,7 @@ def _medquad_texts(shared: Path) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def _throughput(settings: BenchSettings, answers: list[tuple[str, str]], log: Any) -> dict[str, Any]:
-    count = settings.throughput_passages
+    count = min(settings.throughput_passages, len(answers))
     folder = settings.work / f"throughput-{count}"
     texts = [_first_words(text, 150) for _, text in answers[:count]]
     corpus = folder / "corpus"
