@@ -88,6 +88,8 @@ def manifest_summary(manifest: dict[str, Any], index_dir: Path) -> str:
             f"articles:   {counts['articles']}",
             f"passages:   {counts['passages']}",
             f"model:      {model['name']} (dimension {model['dimension']}, fingerprint {model['fingerprint']})",
+            f"embedding:  backend {model.get('backend', 'torch')}, passages cut at "
+            + (f"{model['passage_tokens']} tokens" if model.get("passage_tokens") else "the model's limit"),
             f"vectors:    {manifest.get('index_type')} in {manifest['files']['vectors']}"
             + (f" (re-ranked with {manifest['files']['exact']}/)" if "exact" in manifest["files"] else ""),
             "lexical:    "

@@ -83,6 +83,7 @@ def test_info_prints_manifest_facts(capsys: pytest.CaptureFixture[str], sample_i
     code, out, _ = run_cli(capsys, "info", "--index", str(sample_index))
     assert code == 0 and "articles:   60" in out and "all-MiniLM-L6-v2" in out
     assert "lexical:    BM25 (bm25s) in lexical-" in out
+    assert "passages cut at 192 tokens" in out
 
 
 def test_build_index_script_summary_and_no_change(tmp_path: Path) -> None:
