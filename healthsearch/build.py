@@ -112,7 +112,7 @@ def _plan(settings: BuildSettings, encoder: Encoder | None, report: BuildReport)
     ref = encoder.ref if encoder else resolve_model(settings.model)
     backend = encoder.backend if encoder else resolve_backend(settings.backend, settings.device)
     tokens = encoder.passage_tokens if encoder else settings.passage_tokens
-    base = None if settings.full else _reusable_base(settings, ref, (backend, tokens), report)
+    base = None if settings.full else _reusable_base(settings, ref, backend, tokens, report)
     stamps = _stamps(settings.index, base)
     if base is not None and not _same_reading(base, settings):
         report.notes.append(
@@ -132,25 +132,30 @@ def _same_reading(manifest: dict[str, Any], settings: BuildSettings) -> bool:
 
 
 def _reusable_base(
-    settings: BuildSettings, ref: ModelRef, how: tuple[str, int | None], report: BuildReport
+    settings: BuildSettings, ref: ModelRef, backend: str, tokens: int | None, report: BuildReport
 ) -> dict[str, Any] | None:
-    """The live manifest when its model, backend and passage token limit match; otherwise None (a full rebuild)."""
+    """The live manifest when its vectors were made the same way (model files, backend, passage token limit);
+    otherwise None (a full rebuild)."""
     try:
         manifest = read_manifest(settings.index)
     except IndexProblem as exc:
         if (settings.index / "manifest.json").exists():
             report.notes.append(f"previous index not reusable ({exc}); rebuilding everything")
         return None
-    if manifest["model"].get("fingerprint") != ref.fingerprint:
-        report.notes.append(f"model changed to {ref.name}; passages will be embedded again")
-        return None
-    backend, tokens = how
-    if manifest["model"].get("backend", "torch") != backend:
-        report.notes.append(f"backend changed to {backend}; passages will be embedded again")
-        return None
-    if manifest["model"].get("passage_tokens") != tokens:
-        report.notes.append(f"passage token limit changed to {tokens or 'the model limit'}; embedding again")
-        return None
+    built = manifest["model"]
+    differences = [
+        (built.get("fingerprint"), ref.fingerprint, f"model changed to {ref.name}"),
+        (built.get("backend", "torch"), backend, f"backend changed to {backend}"),
+        (
+            built.get("passage_tokens"),
+            tokens,
+            f"passage token limit changed to {tokens or 'the model limit'}",
+        ),
+    ]
+    for was, now, what in differences:
+        if was != now:
+            report.notes.append(f"{what}; passages will be embedded again")
+            return None
     return manifest
 
 
