@@ -86,7 +86,9 @@ def _define_build(parser: argparse.ArgumentParser) -> None:
         help="vector index (default auto: exact up to 50k passages, IVF beyond)",
     )
     parser.add_argument(
-        "--compact", action="store_true", help="product-quantized vectors, about 64 bytes a passage"
+        "--compact",
+        action="store_true",
+        help="product-quantized vectors, 56 bytes a passage in memory (exact vectors stay on disk for re-ranking)",
     )
     parser.add_argument(
         "--backend",

@@ -52,14 +52,15 @@ class Reranker:
 
 
 def _load(name_or_path: str, device: str | None) -> Any:
-    """Load a CrossEncoder from a folder, or by hub name (cached copies only when offline)."""
+    """Load a CrossEncoder from a folder, or by hub name (cached copies only when offline); ``device`` None lets
+    sentence-transformers pick a GPU when there is one, as the Encoder does."""
     from sentence_transformers import CrossEncoder
 
     local = Path(name_or_path).expanduser()
     try:
         if local.is_dir():
-            return CrossEncoder(str(local), device=device or "cpu", local_files_only=True)
-        return CrossEncoder(name_or_path, device=device or "cpu")
+            return CrossEncoder(str(local), device=device, local_files_only=True)
+        return CrossEncoder(name_or_path, device=device)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelError(
             f"cannot load reranker {name_or_path!r} ({str(exc).splitlines()[0][:200]}); pass a folder holding a "
