@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from . import ann
@@ -250,9 +249,8 @@ def _recall(searcher: Searcher, queries: list[str]) -> float:
     """Share of the exact top-10 passage vectors that the index returns, re-ranking included (1.0 for exact)."""
     if searcher.manifest["index_type"] == "flat":
         return 1.0
-    exact = faiss.IndexIDMap2(faiss.IndexFlatIP(searcher.encoder.dimension))
-    for ids, matrix in searcher.store.vectors(_model_key(searcher), searcher.encoder.dimension):
-        exact.add_with_ids(matrix, ids)
+    dimension = searcher.encoder.dimension
+    exact = ann.build(searcher.store.vectors(_model_key(searcher), dimension), "flat", dimension)
     vectors = np.vstack([searcher.encoder.encode_query(q) for q in queries])
     _, truth = exact.search(vectors, 10)
     found = [[i for i, _ in searcher.nearest(vector, 10)] for vector in vectors]

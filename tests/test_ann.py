@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import faiss
 import numpy as np
 import pytest
 
@@ -38,10 +37,7 @@ def batches(vectors: np.ndarray, size: int = 1000) -> Iterator[tuple[np.ndarray,
 
 
 def recall_at_10(found: list[list[int]], vectors: np.ndarray, queries: np.ndarray) -> float:
-    exact = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
-    for ids, matrix in batches(vectors):
-        exact.add_with_ids(matrix, ids)
-    _, truth = exact.search(queries, 10)
+    _, truth = ann.build(batches(vectors), "flat", DIM).search(queries, 10)
     return sum(len(set(t) & set(f)) for t, f in zip(truth, found, strict=True)) / truth.size
 
 
@@ -103,7 +99,8 @@ def test_compact_build_searches_through_exact_vectors(tmp_path: Path, encoder: E
     assert manifest["index_type"] == "ivfpq" and "exact" in manifest["files"]
     searcher = Searcher.open(index, encoder=encoder)
     query = searcher.encoder.encode_query("gout")
-    exact = [i for i, _ in ann.search(faiss_flat(searcher), query, 10)]
+    flat = ann.build(searcher.store.vectors(searcher.encoder.key, DIM), "flat", DIM)
+    exact = [i for i, _ in ann.search(flat, query, 10)]
     assert len(set(exact) & {i for i, _ in searcher.nearest(query, 10)}) >= 9
     assert searcher.search("gout", k=5, mode="dense")
     del manifest["files"]["exact"]  # as compact indexes were written before re-ranking existed
@@ -111,10 +108,3 @@ def test_compact_build_searches_through_exact_vectors(tmp_path: Path, encoder: E
     again = build(corpus, index, MixtureEncoder(base, encoder), compact=True)
     assert not again.up_to_date and again.embedded == 0
     assert "exact" in json.loads((index / "manifest.json").read_text())["files"]
-
-
-def faiss_flat(searcher: Searcher) -> faiss.Index:
-    flat = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
-    for ids, matrix in searcher.store.vectors(searcher.encoder.key, DIM):
-        flat.add_with_ids(matrix, ids)
-    return flat
