@@ -56,7 +56,7 @@ def test_build_and_search_with_int8_backend(tmp_path: Path, encoder: Encoder) ->
     )
     build(corpus, index, Encoder(backend="onnx-int8"))
     manifest = json.loads((index / "manifest.json").read_text())
-    assert manifest["model"]["backend"] == "onnx-int8"
+    assert manifest["spec"]["model"]["backend"] == "onnx-int8"
     searcher = Searcher.open(index, encoder=encoder)  # a torch encoder is swapped for the index's backend
     assert searcher.encoder.backend == "onnx-int8"
     assert searcher.search("wheezing and a tight chest", k=1)[0].article_id == "asthma"
