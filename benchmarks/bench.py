@@ -46,7 +46,6 @@ class BenchSettings:
     throughput_passages: int = 10_000
     queries: int = 200
     compact: bool = False
-    backend: str = "torch"
 
 
 def run_bench(settings: BenchSettings, log: Any = print) -> dict[str, Any]:
