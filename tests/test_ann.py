@@ -82,6 +82,7 @@ def test_compact_index_is_small_and_exact_re_ranking_restores_recall(tmp_path: P
         ann.load_exact(tmp_path / "exact")
 
 
+@pytest.mark.slow
 def test_compact_build_searches_through_exact_vectors(tmp_path: Path, encoder: Encoder) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()

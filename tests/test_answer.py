@@ -59,6 +59,7 @@ def test_empty_and_bad_options_become_errors_not_exceptions(searcher: Searcher) 
 OFF_TOPIC = list(load_queries(EVAL / "offtopic-queries.jsonl").values())
 
 
+@pytest.mark.slow
 def test_off_topic_queries_say_there_is_no_close_match(searcher: Searcher) -> None:
     noted = [q for q in OFF_TOPIC if not answer(searcher, q).close_match]
     assert len(noted) >= len(OFF_TOPIC) - 1, set(OFF_TOPIC) - set(noted)  # benchmarks/RESULTS.md: 21 of 22
@@ -69,6 +70,7 @@ def test_off_topic_queries_say_there_is_no_close_match(searcher: Searcher) -> No
 
 
 @pytest.mark.parametrize("name", ["dev", "heldout"])
+@pytest.mark.slow
 def test_labelled_answers_are_shown_as_a_match(searcher: Searcher, name: str) -> None:
     queries, qrels = load_queries(EVAL / f"{name}-queries.jsonl"), load_qrels(EVAL / f"{name}-qrels.tsv")
     weak = []

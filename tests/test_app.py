@@ -11,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from .conftest import REPO, write
 
+pytestmark = pytest.mark.slow  # real pages, processes or model exports: outside the quick tier
+
 APP = str(REPO / "search_app.py")
 
 

@@ -257,6 +257,7 @@ def _can_mount_tmpfs() -> bool:
 
 
 @pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs unshare and mount (root) for a small tmpfs")
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_and_the_previous_index_still_answers(
     tmp_path: Path, encoder: object
 ) -> None:

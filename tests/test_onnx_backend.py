@@ -15,6 +15,8 @@ from healthsearch.search import Searcher
 
 from .conftest import build, copy_sample
 
+pytestmark = pytest.mark.slow  # real pages, processes or model exports: outside the quick tier
+
 TEXTS = [
     "heel pain after running",
     "Gout. Overview\nGout is a painful kind of arthritis.",

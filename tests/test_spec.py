@@ -49,6 +49,7 @@ def test_each_changed_field_is_named_with_its_cost() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_the_index_built_off_the_defaults_records_its_spec(
     small_model_index: Path, small_model: Path
 ) -> None:
@@ -64,6 +65,7 @@ def test_the_index_built_off_the_defaults_records_its_spec(
     assert manifest.vector_key.endswith("@" + model.fingerprint + "+128tok")
 
 
+@pytest.mark.slow
 def test_searcher_follows_the_spec_without_being_told(small_model_index: Path) -> None:
     searcher = Searcher.open(small_model_index)
     assert searcher.encoder.dimension == 128 and searcher.encoder.backend == "torch"
@@ -73,6 +75,7 @@ def test_searcher_follows_the_spec_without_being_told(small_model_index: Path) -
     assert results[0].similarity is not None and 0 < results[0].similarity <= 1
 
 
+@pytest.mark.slow
 def test_a_build_without_flags_keeps_everything(tmp_path: Path, small_model_index: Path) -> None:
     index = tmp_path / "index"
     shutil.copytree(small_model_index, index)
@@ -108,6 +111,7 @@ def test_flags_change_single_fields_and_say_what_it_costs(
     assert "up to date" in out and "note:" not in out
 
 
+@pytest.mark.slow
 def test_another_model_via_the_cli_re_embeds_and_is_kept(
     tmp_path: Path, small_model: Path, capsys: pytest.CaptureFixture[str], encoder: object
 ) -> None:
