@@ -131,7 +131,9 @@ def calibrate(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> None:
         print("no calibration keeps combined tuning false alarms at or under 3 %")
         return
     recall, alarms, threshold, margin = best
-    print(f"\ncalibration on the tuning half: semantic recall {recall:.1%}, combined false alarms {-alarms:.1%}")
+    print(
+        f"\ncalibration on the tuning half: semantic recall {recall:.1%}, combined false alarms {-alarms:.1%}"
+    )
     line = {"model": encoder.ref.name, "threshold": round(threshold, 2), "margin": round(margin, 2)}
     print(json.dumps(line))
 
