@@ -29,7 +29,7 @@ from healthsearch.presentation import (
 from healthsearch.rebuild import BuildProcess
 from healthsearch.relevance import NO_CLOSE_MATCH
 from healthsearch.rerank import Reranker
-from healthsearch.safety import EmergencyAlert
+from healthsearch.safety import EmergencyAlert, prepare_semantic
 from healthsearch.search import Searcher, encoder_for_spec
 from healthsearch.spec import ModelSpec
 
@@ -46,6 +46,7 @@ def load_encoder(
     model = ModelSpec(name, location, fingerprint, 0, backend, passage_tokens)
     encoder = encoder_for_spec(model, INDEX_DIR)
     encoder.encode_query("warm up")
+    prepare_semantic(encoder)  # the emergency exemplars, embedded once here rather than on someone's query
     return encoder
 
 
@@ -71,7 +72,9 @@ def load_reranker() -> Reranker | None:
 @st.cache_resource(show_spinner=False)
 def default_encoder() -> Encoder:
     """The packaged default model, for the emergency check when there is no index to search yet."""
-    return Encoder()
+    encoder = Encoder()
+    prepare_semantic(encoder)
+    return encoder
 
 
 def index_stamp() -> int:

@@ -65,9 +65,11 @@ def answer(
     cleaned = clean_query(raw_query)
     text = searcher.prepare(cleaned.text)
     if not text:
-        return Answer(cleaned.text, cleaned.truncated, emergency_only(cleaned.text), False, error=EMPTY_QUERY)
+        alert = emergency_only(raw_query, searcher.encoder)
+        return Answer(cleaned.text, cleaned.truncated, alert, False, error=EMPTY_QUERY)
     vector = searcher.query_vector(text)
-    emergency = detect_emergency(cleaned.text)
+    # The whole message is checked (safety.MAX_CHECKED_CHARS), with the search's vector: no second model pass.
+    emergency = detect_emergency(raw_query, vector, searcher.encoder)
     try:
         results = searcher.search(cleaned.text, k, mode, tags, sources, query_vector=vector)
     except HealthsearchError as exc:
@@ -76,5 +78,6 @@ def answer(
 
 
 def emergency_only(raw_query: str, encoder: Encoder | None = None) -> EmergencyAlert | None:
-    """The emergency check where no search can run (no index yet): the banner still shows."""
-    return detect_emergency(clean_query(raw_query).text)
+    """The emergency check where no search can run (no index yet): patterns, and with an encoder the
+    semantic layer too; the banner still shows."""
+    return detect_emergency(raw_query, encoder=encoder)

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 
 from .embedding import Encoder
-from .safety_patterns import MAX_QUERY_CHARS, PATTERNS_FILE, guarded, load_table, match_kind, normalise
+from .safety_patterns import MAX_CHECKED_CHARS, PATTERNS_FILE, guarded, load_table, match_kind, normalise
 from .safety_semantic import (
     CALIBRATION_FILE,
     EXEMPLARS_FILE,
@@ -37,7 +37,7 @@ from .safety_semantic import (
 __all__ = [
     "CRISIS_MESSAGE",
     "EMERGENCY_MESSAGE",
-    "MAX_QUERY_CHARS",
+    "MAX_CHECKED_CHARS",
     "EmergencyAlert",
     "Layer",
     "detect_emergency",
@@ -119,7 +119,7 @@ def semantic_kind(query: str, query_vector: np.ndarray | None, encoder: Encoder)
         if SEMANTIC.calibration(encoder) is None:
             return None
         if query_vector is None:
-            query_vector = encoder.encode_query(" ".join(query[:MAX_QUERY_CHARS].split()))
+            query_vector = encoder.encode_query(" ".join(query[:MAX_CHECKED_CHARS].split()))
         kind = SEMANTIC.detect(encoder, query_vector)
     except Exception as exc:  # the banner check must never take the page down
         log.warning(

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from .errors import SafetyDataError
 
-MAX_QUERY_CHARS = 2000
+MAX_CHECKED_CHARS = (
+    2000  # the emergency check reads more of a long message than search uses (query.MAX_QUERY_CHARS)
+)
 DATA_DIR = Path(__file__).resolve().parent / "safety_data"
 PATTERNS_FILE = DATA_DIR / "patterns.txt"
 REQUIRED_FRAGMENTS = ("informational", "urgent", "animal", "human")
@@ -58,7 +60,7 @@ class PatternTable:
 
 def normalise(query: str) -> str:
     """Lowercase, fold quotes, drop apostrophes and punctuation, squeeze spaces."""
-    text = unicodedata.normalize("NFKC", query[:MAX_QUERY_CHARS]).lower().translate(_QUOTES)
+    text = unicodedata.normalize("NFKC", query[:MAX_CHECKED_CHARS]).lower().translate(_QUOTES)
     text = _OD.sub("overdosed", text)
     return _NON_WORD.sub(" ", text.replace("'", "")).strip()
 
