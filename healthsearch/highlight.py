@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import html
 import itertools
 import re
@@ -33,11 +34,14 @@ def find_highlight(text: str, query: str) -> Highlight:
     stems = _stems([m.group() for m in words])
     terms = [(m.start(), m.end()) for m, s in zip(words, stems, strict=True) if s in wanted]
     sentences = _sentence_spans(text)
-
-    def overlap(span: tuple[int, int]) -> int:
-        return len({stems[i] for i, m in enumerate(words) if span[0] <= m.start() < span[1]} & wanted)
-
-    return Highlight(max(sentences, key=overlap), terms)
+    shared: list[set[str]] = [set() for _ in sentences]
+    starts = [start for start, _ in sentences]
+    for match, stem in zip(words, stems, strict=True):
+        at = bisect.bisect_right(starts, match.start()) - 1
+        if stem in wanted and at >= 0 and match.start() < sentences[at][1]:
+            shared[at].add(stem)
+    best = max(range(len(sentences)), key=lambda i: len(shared[i]))
+    return Highlight(sentences[best], terms)
 
 
 def _sentence_spans(text: str) -> list[tuple[int, int]]:

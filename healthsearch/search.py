@@ -158,10 +158,12 @@ class Searcher:
     ) -> list[tuple[StoredPassage, float]]:
         """The best ``k`` passage rows that pass the filters, digging deeper until the page is full."""
         depth = max(self.config.depth, 5 * k)
+        wanted = max(k, self.reranker.depth if self.reranker else 0)
         while True:
             ranked = self._ranked(text, vector, mode, depth, filters)
-            rows = self.engine.fetch_passages([i for i, _ in ranked])
-            hits = [(rows[i], s) for i, s in ranked if i in rows and filters.keep(rows[i])]
+            candidates = ranked if filters else ranked[:wanted]  # without filters the top ones are the hits
+            rows = self.engine.fetch_passages([i for i, _ in candidates])
+            hits = [(rows[i], s) for i, s in candidates if i in rows and filters.keep(rows[i])]
             if len(hits) >= k or depth >= self.counts["passages"]:
                 if self.reranker is not None:
                     hits = self.reranker.rerank(text, hits)
