@@ -2,7 +2,7 @@
 
     python benchmarks/safety.py                      # both halves, default model
     python benchmarks/safety.py --half tuning        # tuning half only (what tuning may look at)
-    python benchmarks/safety.py --calibrate          # grid-search threshold/margin on the TUNING half only
+    python benchmarks/safety.py --calibrate          # grid-search threshold/margin/top_k on the TUNING half only
     python benchmarks/safety.py --model NAME --calibrate   # a calibration line for another model
 
 Layers: "patterns" (table only), "semantic" (exemplar bank only, same informational/animal guard) and
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from healthsearch.embedding import Encoder
-from healthsearch.safety import SEMANTIC, detect_emergency, pattern_kind, semantic_kind
-from healthsearch.safety_semantic import Calibration
+from healthsearch.safety import PATTERNS, SEMANTIC, detect_emergency, pattern_kind, semantic_kind
+from healthsearch.safety_patterns import guarded, normalise
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 HALVES = {"tuning": DATA / "safety-tuning.jsonl", "heldout": DATA / "safety-heldout.jsonl"}
@@ -106,35 +106,71 @@ def latency(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> None:
 
 
 def calibrate(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> None:
-    """(threshold, margin) on the tuning half: most semantic-only recall with combined false alarms <= 3 %.
+    """(threshold, margin, top_k) on the tuning half: most semantic-only recall with semantic-only false
+    alarms and combined false alarms both <= 3 %.
 
     The semantic layer is calibrated on its own recall, not the combined one, so that it keeps catching
-    wordings the patterns miss even where the patterns already cover the tuning half.
+    wordings the patterns miss even where the patterns already cover the tuning half; its own false alarms
+    are bounded too, since in-sample patterns hide them. Five-fold cross-validation of the same search
+    within the tuning half is printed beside it, as the estimate of what generalises.
     """
-    original = dict(SEMANTIC.calibrations)
-    model = encoder.ref.name.lower()
-    best: tuple[float, float, float, float] | None = None
-    detectors = layers(encoder)
-    try:
-        for threshold in np.arange(0.30, 0.80, 0.01):
-            for margin in np.arange(-0.10, 0.15, 0.01):
-                SEMANTIC.calibrations[model] = Calibration(float(threshold), float(margin))
-                recall, _, _ = score(cases, vectors, detectors["semantic"])
-                _, alarms, _ = score(cases, vectors, detectors["combined"])
-                key = (recall, -alarms, float(threshold), float(margin))
-                if alarms <= MAX_TUNING_FALSE_ALARMS and (best is None or key > best):
-                    best = key
-    finally:
-        SEMANTIC.calibrations.clear()
-        SEMANTIC.calibrations.update(original)
-    if best is None:
-        print("no calibration keeps combined tuning false alarms at or under 3 %")
-        return
-    recall, alarms, threshold, margin = best
-    print(
-        f"\ncalibration on the tuning half: semantic recall {recall:.1%}, combined false alarms {-alarms:.1%}"
+    emergency = np.array([c.emergency for c in cases])
+    first = [SEMANTIC.score(encoder, v) for v in vectors]
+    blocked = np.array(  # the layer's informational/animal guard, which self-harm passes
+        [
+            guarded(PATTERNS, normalise(c.query)) and (m is None or m.category != "self_harm")
+            for c, m in zip(cases, first, strict=True)
+        ]
     )
-    line = {"model": encoder.ref.name, "threshold": round(threshold, 2), "margin": round(margin, 2)}
+    pattern_alarm = np.array([pattern_kind(c.query) is not None for c in cases]) & ~emergency
+    folds = np.random.default_rng(0).permutation(len(cases)) % 5
+    grid = [(t, m) for t in np.arange(0.35, 0.80, 0.01) for m in np.arange(-0.10, 0.20, 0.01)]
+    features = {}
+    for top_k in (1, 2, 3, 5):
+        matches = [SEMANTIC.score(encoder, v, top_k) for v in vectors]
+        best_e = np.array([m.emergency if m else -1.0 for m in matches])
+        gap = np.array([m.emergency_mean - m.benign_mean if m else -1.0 for m in matches])
+        features[top_k] = (best_e, gap)
+
+    def fires(top_k: int, threshold: float, margin: float) -> np.ndarray:
+        best_e, gap = features[top_k]
+        return (best_e >= threshold) & (gap >= margin) & ~blocked
+
+    def search(mask: np.ndarray) -> tuple[float, float, int, float, float] | None:
+        found = None
+        for top_k in features:
+            for threshold, margin in grid:
+                fired = fires(top_k, threshold, margin)
+                recall = fired[mask & emergency].mean()
+                alarms = fired[mask & ~emergency].mean()
+                combined = (fired | pattern_alarm)[mask & ~emergency].mean()
+                key = (recall, -alarms, top_k, threshold, margin)
+                if max(alarms, combined) <= MAX_TUNING_FALSE_ALARMS and (found is None or key > found):
+                    found = key
+        return found
+
+    best = search(np.ones(len(cases), dtype=bool))
+    if best is None:
+        print("no calibration keeps tuning false alarms at or under 3 %")
+        return
+    held_out = np.zeros(len(cases), dtype=bool)
+    for fold in range(5):
+        train = folds != fold
+        found = search(train)
+        if found is not None:
+            held_out[~train] = fires(found[2], found[3], found[4])[~train]
+    recall, alarms, top_k, threshold, margin = best
+    print(f"\ncalibration on the tuning half: semantic recall {recall:.1%}, false alarms {-alarms:.1%}")
+    print(
+        f"5-fold cross-validation within the tuning half: semantic recall {held_out[emergency].mean():.1%},"
+        f" false alarms {held_out[~emergency].mean():.1%}"
+    )
+    line = {
+        "model": encoder.ref.name,
+        "threshold": round(threshold, 2),
+        "margin": round(margin, 2),
+        "top_k": top_k,
+    }
     print(json.dumps(line))
 
 

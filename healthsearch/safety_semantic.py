@@ -2,7 +2,9 @@
 
 The bank (``safety_data/exemplars.jsonl``) holds short descriptions of emergencies, one category each, and
 "benign" look-alikes (a past event, a mild symptom, a question about a condition). A query alerts when its
-best emergency exemplar is close enough (``threshold``) and closer than any benign one by ``margin``.
+best emergency exemplar is close enough (``threshold``) and its ``top_k`` nearest emergency exemplars are,
+on average, closer than its ``top_k`` nearest benign ones by ``margin``: one stray look-alike on either side
+does not decide (cross-validated on the tuning half, top_k 2 generalised better than 1).
 
 Cosine scales differ between embedding models, so thresholds come from a per-model calibration table
 (``safety_data/calibration.jsonl``, keyed by model name). A model without an entry is not guessed at:
@@ -31,6 +33,7 @@ EXEMPLARS_FILE = DATA_DIR / "exemplars.jsonl"
 CALIBRATION_FILE = DATA_DIR / "calibration.jsonl"
 BENIGN = "benign"
 MAX_EXEMPLAR_CHARS = 300
+MAX_TOP_K = 10
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ class Calibration:
 
     threshold: float
     margin: float
+    top_k: int = 1
 
 
 @dataclass(frozen=True)
@@ -62,11 +66,12 @@ class Bank:
 
 @dataclass(frozen=True)
 class Match:
-    """How a query scored: its closest emergency exemplar and the closest benign one."""
+    """How a query scored: its closest emergency exemplar, and the mean of its top-k on each side."""
 
     category: str
     emergency: float
-    benign: float
+    emergency_mean: float
+    benign_mean: float
 
 
 def _jsonl(path: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -115,7 +120,7 @@ def load_exemplars(path: Path, kinds: tuple[str, ...]) -> tuple[Exemplar, ...]:
 
 
 def load_calibrations(path: Path) -> dict[str, Calibration]:
-    """Read {"model": name, "threshold": t, "margin": m, ...} per line; extra keys (notes) are allowed."""
+    """Read {"model": name, "threshold": t, "margin": m, "top_k": k (optional, 1)} per line; notes allowed."""
     table: dict[str, Calibration] = {}
     for where, row in _jsonl(path):
         model, threshold, margin = row.get("model"), row.get("threshold"), row.get("margin")
@@ -123,9 +128,12 @@ def load_calibrations(path: Path) -> dict[str, Calibration]:
             raise SafetyDataError(f"{where}: 'model' must be a model name")
         if not _number_in(threshold, -1.0, 1.0) or not _number_in(margin, -1.0, 1.0):
             raise SafetyDataError(f"{where}: 'threshold' and 'margin' must be numbers between -1 and 1")
+        top_k = row.get("top_k", 1)
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
+            raise SafetyDataError(f"{where}: 'top_k' must be a whole number from 1 to {MAX_TOP_K}")
         if model.lower() in table:
             raise SafetyDataError(f"{where}: model {model!r} is calibrated twice")
-        table[model.lower()] = Calibration(float(threshold), float(margin))  # type: ignore[arg-type]
+        table[model.lower()] = Calibration(float(threshold), float(margin), top_k)  # type: ignore[arg-type]
     return table
 
 
@@ -178,8 +186,8 @@ class SemanticLayer:
             benign=np.ascontiguousarray(vectors[is_benign]),
         )
 
-    def score(self, encoder: Encoder, query_vector: np.ndarray) -> Match | None:
-        """The query's closest emergency and benign exemplars, or None for a vector that does not fit."""
+    def score(self, encoder: Encoder, query_vector: np.ndarray, top_k: int = 1) -> Match | None:
+        """The query's closest emergency exemplar and top-k means, or None for a vector that does not fit."""
         bank = self.bank(encoder)
         vector = np.asarray(query_vector, dtype=np.float32).reshape(-1)
         norm = float(np.linalg.norm(vector))
@@ -188,17 +196,29 @@ class SemanticLayer:
         vector = vector / norm
         similarities = bank.emergency @ vector
         best = int(np.argmax(similarities))
-        return Match(bank.categories[best], float(similarities[best]), float(np.max(bank.benign @ vector)))
+        return Match(
+            bank.categories[best],
+            float(similarities[best]),
+            _top_mean(similarities, top_k),
+            _top_mean(bank.benign @ vector, top_k),
+        )
 
     def detect(self, encoder: Encoder, query_vector: np.ndarray) -> str | None:
         """The emergency category this vector describes under the model's calibration, or None."""
         calibration = self.calibration(encoder)
         if calibration is None:
             return None
-        match = self.score(encoder, query_vector)
+        match = self.score(encoder, query_vector, calibration.top_k)
         if match is None:
             return None
         fires = (
-            match.emergency >= calibration.threshold and match.emergency - match.benign >= calibration.margin
+            match.emergency >= calibration.threshold
+            and match.emergency_mean - match.benign_mean >= calibration.margin
         )
         return match.category if fires else None
+
+
+def _top_mean(similarities: np.ndarray, k: int) -> float:
+    """Mean of the k largest similarities (all of them when there are fewer)."""
+    k = min(k, similarities.shape[0])
+    return float(np.mean(np.partition(similarities, -k)[-k:]))

@@ -34,7 +34,7 @@ from .conftest import DATA, REPO
 # Written for these tests, in neither battery: the patterns miss them, the exemplar bank does not.
 SEMANTIC_ONLY = [
     ("my father is sweating and says there is a heavy weight in his chest", "heart_attack"),
-    ("her speech went weird and her arm is not working", "stroke"),
+    ("her mouth is pulling down on the left and she cant hold a cup", "stroke"),
     ("he swallowed a whole strip of his nan's heart tablets", "overdose_poisoning"),
     ("i am so done with being alive", "self_harm"),
 ]
@@ -162,6 +162,11 @@ def test_bank_needs_both_sides(tmp_path: Path) -> None:
             2,
         ),
         ('{"model": "m", "threshold": true, "margin": 0.1}', 1),
+        (
+            '{"model": "m", "threshold": 0.5, "margin": 0.1}\n{"model": "n", "threshold": 0.5, "margin": 0, "top_k": 0}',
+            2,
+        ),
+        ('{"model": "m", "threshold": 0.5, "margin": 0.1, "top_k": 2.5}', 1),
     ],
 )
 def test_bad_calibration_names_file_and_line(tmp_path: Path, text: str, line: int) -> None:
@@ -316,3 +321,24 @@ def test_battery_targets_hold(encoder: Encoder, name: str) -> None:
     misses, alarms, negatives = run_battery(encoder, name)
     assert misses == []
     assert len(alarms) / negatives <= 0.05, alarms
+
+
+def test_calibration_top_k_defaults_to_one_and_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "calibration.jsonl"
+    path.write_text(
+        '{"model": "a", "threshold": 0.5, "margin": 0.1}\n{"model": "b", "threshold": 0.5, "margin": 0, "top_k": 3}',
+        encoding="utf-8",
+    )
+    table = load_calibrations(path)
+    assert table["a"].top_k == 1 and table["b"] == Calibration(0.5, 0.0, 3)
+
+
+def test_top_k_margin_compares_the_means_of_both_sides(encoder: Encoder) -> None:
+    """A query with one close benign look-alike but several close emergency exemplars scores by the means."""
+    vector = encoder.encode_query("my dad collapsed and is not breathing")
+    one = safety.SEMANTIC.score(encoder, vector, 1)
+    two = safety.SEMANTIC.score(encoder, vector, 2)
+    assert one is not None and two is not None
+    assert one.category == two.category and one.emergency == two.emergency
+    assert one.emergency_mean == one.emergency >= two.emergency_mean
+    assert one.benign_mean >= two.benign_mean
