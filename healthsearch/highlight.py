@@ -7,6 +7,7 @@ import html
 import itertools
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .chunking import split_sentences
 from .lexical import stem_words
@@ -30,18 +31,39 @@ def _stems(words: list[str]) -> list[str]:
 def find_highlight(text: str, query: str) -> Highlight:
     """The sentence sharing most query stems (first sentence on a tie) and all matching word spans."""
     wanted = set(_stems(query_terms(query)))
-    words = list(_WORD.finditer(text))
-    stems = _stems([m.group() for m in words])
-    terms = [(m.start(), m.end()) for m, s in zip(words, stems, strict=True) if s in wanted]
-    sentences = _sentence_spans(text)
-    shared: list[set[str]] = [set() for _ in sentences]
-    starts = [start for start, _ in sentences]
-    for match, stem in zip(words, stems, strict=True):
-        at = bisect.bisect_right(starts, match.start()) - 1
-        if stem in wanted and at >= 0 and match.start() < sentences[at][1]:
+    analysis = _analyse(text)
+    terms = [span for span, stem in zip(analysis.words, analysis.stems, strict=True) if stem in wanted]
+    shared: list[set[str]] = [set() for _ in analysis.sentences]
+    for at, stem in zip(analysis.sentence_of_word, analysis.stems, strict=True):
+        if stem in wanted and at >= 0:
             shared[at].add(stem)
-    best = max(range(len(sentences)), key=lambda i: len(shared[i]))
-    return Highlight(sentences[best], terms)
+    best = max(range(len(analysis.sentences)), key=lambda i: len(shared[i]))
+    return Highlight(analysis.sentences[best], terms)
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """What highlighting needs of a passage whatever the query: word spans, their stems, sentence spans, and the
+    sentence each word falls in (-1: none)."""
+
+    words: list[tuple[int, int]]
+    stems: list[str]
+    sentences: list[tuple[int, int]]
+    sentence_of_word: list[int]
+
+
+@lru_cache(maxsize=4096)
+def _analyse(text: str) -> _Analysis:
+    """Cached per passage text: the popular passages come back for query after query (and page cards twice)."""
+    matches = list(_WORD.finditer(text))
+    sentences = _sentence_spans(text)
+    starts = [start for start, _ in sentences]
+    owners = []
+    for match in matches:
+        at = bisect.bisect_right(starts, match.start()) - 1
+        owners.append(at if at >= 0 and match.start() < sentences[at][1] else -1)
+    words = [(m.start(), m.end()) for m in matches]
+    return _Analysis(words, _stems([m.group() for m in matches]), sentences, owners)
 
 
 def _sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -57,7 +57,7 @@ def _export(model_dir: Path, target: Path) -> None:
 
     example = torch.ones((2, 8), dtype=torch.long)
     axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
-    partial = target.with_name(target.name + ".partial")
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")  # processes may export at once
     torch.onnx.export(
         LastHiddenState(),
         (example, example, torch.zeros_like(example)),
@@ -74,7 +74,7 @@ def _export(model_dir: Path, target: Path) -> None:
 def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    partial = target.with_name(target.name + ".partial")
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")  # processes may export at once
     quantize_dynamic(str(source), str(partial), weight_type=QuantType.QInt8, per_channel=True)
     partial.replace(target)
 

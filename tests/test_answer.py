@@ -95,9 +95,19 @@ def test_cli_text_output_carries_the_no_close_match_note(
     assert NO_CLOSE_MATCH in capsys.readouterr().out
 
 
-def test_query_encoding_stays_on_the_calling_thread(searcher: Searcher) -> None:
+def test_queries_run_on_one_thread_with_the_same_vectors(
+    searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import torch
 
+    from healthsearch import embedding
+
+    runner = searcher.encoder._query_runner()
+    assert runner is not None and runner.session.get_session_options().intra_op_num_threads == 1
+    onnx_vector = searcher.encoder.encode_query("heel pain after running")
+    torch_vector = searcher.encoder._encode(["heel pain after running"], 1, threads=1)[0]
+    assert float(onnx_vector @ torch_vector) > 0.9999
+    monkeypatch.setattr(embedding, "QUERY_ONNX", False)
     seen: list[int] = []
 
     def query() -> None:
@@ -107,4 +117,4 @@ def test_query_encoding_stays_on_the_calling_thread(searcher: Searcher) -> None:
     worker = threading.Thread(target=query)
     worker.start()
     worker.join()
-    assert seen == [1]
+    assert seen == [1]  # the torch path also keeps a query on its own thread
