@@ -9,8 +9,8 @@
    Its passage vectors are mixtures of real embeddings (benchmarks/bench.py MixtureEncoder), so it builds in
    minutes; queries are encoded by the real model, and search cost does not depend on the vector values.
 
-Each measurement runs twice in one process: queries on one thread (the default) and on two (the behaviour
-before), so the ratio is measured on the same machine at the same time.
+Each measurement runs once per query encoding mode in one process — onnxruntime on one thread (the default),
+torch on one thread, torch on two (the behaviour before) — so the ratios are measured at the same time.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ from healthsearch.ingest import list_corpus_files, read_file  # noqa: E402
 from healthsearch.rebuild import BUILD_NICENESS  # noqa: E402
 from healthsearch.search import Searcher  # noqa: E402
 
+# How single queries are encoded: (name, through onnxruntime, threads). The first is the default.
+MODES = (("onnx_1_thread", True, 1), ("torch_1_thread", False, 1), ("torch_2_threads_before", False, 2))
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(
@@ -62,18 +65,17 @@ def main() -> int:
     sample = _sample_searcher(args.work)
     queries = _sample_queries()
     other = _other_library(args.work, args.shared, args.rebuild_passages)
-    for threads in (1, 2):
-        embedding.QUERY_THREADS = threads
-        tag = f"query_threads_{threads}"
+    for tag, onnx, threads in MODES:
+        embedding.QUERY_ONNX, embedding.QUERY_THREADS = onnx, threads
         _record(numbers, f"sample_idle_{tag}", _idle(sample, queries))
         for nice in (BUILD_NICENESS, 0):
             _record(numbers, f"sample_loaded_nice{nice}_{tag}", _loaded(sample, queries, other, args, nice))
     if not args.skip_liveqa:
         liveqa, questions = _liveqa_searcher(args.work, args.shared)
-        for threads in (1, 2):
-            embedding.QUERY_THREADS = threads
-            _record(numbers, f"liveqa_idle_query_threads_{threads}", _idle(liveqa, questions))
-    embedding.QUERY_THREADS = 1
+        for tag, onnx, threads in MODES:
+            embedding.QUERY_ONNX, embedding.QUERY_THREADS = onnx, threads
+            _record(numbers, f"liveqa_idle_{tag}", _idle(liveqa, questions))
+    embedding.QUERY_ONNX, embedding.QUERY_THREADS = True, 1
     if args.json:
         print(json.dumps(numbers))
     return 0
