@@ -86,3 +86,10 @@ def small_model_index(tmp_path_factory: pytest.TempPathFactory, small_model: Pat
     )
     build_index(settings)
     return index
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the whole sample library (a ~25 s build) are outside the quick tier (-m "not slow")."""
+    for item in items:
+        if "sample_index" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -61,6 +61,7 @@ def test_ivf_is_memory_mapped_and_close_to_exact(tmp_path: Path) -> None:
         ann.load(tmp_path / "v.faiss", len(vectors) + 1, DIM)
 
 
+@pytest.mark.slow
 def test_compact_index_is_small_and_exact_re_ranking_restores_recall(tmp_path: Path) -> None:
     vectors, queries = clustered(12000)
     ann.save(ann.build(batches(vectors, len(vectors)), "ivfpq", DIM), tmp_path / "v.faiss")

@@ -86,6 +86,7 @@ def test_info_prints_manifest_facts(capsys: pytest.CaptureFixture[str], sample_i
     assert "passages cut at 192 tokens" in out
 
 
+@pytest.mark.slow
 def test_build_index_script_summary_and_no_change(tmp_path: Path) -> None:
     corpus = copy_sample(["gout"], tmp_path / "corpus")
     command = [
