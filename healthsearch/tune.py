@@ -33,6 +33,9 @@ from .errors import HealthsearchError
 MIN_PAIRS = 40
 VALIDATION_SHARE = 0.05
 PASSAGES_PER_HEADING = 3
+LOSS_PAIRS = (
+    256  # the validation loss is computed over at most this many held-out pairs (it costs a forward pass)
+)
 QUERIES_FILE = "training-queries.jsonl"
 CARD_FILE = "README.md"
 _QUESTION_WORDS = frozenset(
@@ -323,7 +326,7 @@ def _train(settings: TuneSettings, pairs: PairSet, folder: Path) -> TuneReport:
         model=model,
         args=arguments,
         train_dataset=_dataset(pairs.train),
-        eval_dataset=_dataset(pairs.validation) if pairs.validation else None,
+        eval_dataset=_dataset(pairs.validation[:LOSS_PAIRS]) if pairs.validation else None,
         loss=_loss(model),
         callbacks=[timer],
     )
