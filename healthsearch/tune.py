@@ -33,9 +33,8 @@ from .errors import HealthsearchError
 MIN_PAIRS = 40
 VALIDATION_SHARE = 0.05
 PASSAGES_PER_HEADING = 3
-LOSS_PAIRS = (
-    256  # the validation loss is computed over at most this many held-out pairs (it costs a forward pass)
-)
+# The validation loss is computed over at most this many held-out pairs (each evaluation is a forward pass).
+LOSS_PAIRS = 256
 QUERIES_FILE = "training-queries.jsonl"
 CARD_FILE = "README.md"
 _QUESTION_WORDS = frozenset(
@@ -444,7 +443,8 @@ def _write_card(folder: Path, report: TuneReport, settings: TuneSettings) -> Non
         ("train loss (first / last logged)", f"{report.train_loss_first} / {report.train_loss_last}"),
         (
             "validation loss (before / after)",
-            f"{report.validation_loss_before} / {report.validation_loss_after}",
+            f"{report.validation_loss_before} / {report.validation_loss_after} "
+            f"(over {min(LOSS_PAIRS, len(report.pairs.validation))} held-out pairs)",
         ),
         ("minutes", f"{report.minutes} on {report.device} ({report.precision})"),
         ("command", f"`{settings.command}`" if settings.command else "(called from Python)"),

@@ -19,7 +19,11 @@ def test_misspellings_are_corrected_toward_library_words() -> None:
     speller = Speller.from_texts(["Metformin treats diabetes. Alzheimers disease affects memory."] * 5)
     result = speller.correct("Metforman for diabetis and alzhiemers")
     assert result.text == "Metformin for diabetes and alzheimers" and result.changed
-    assert result.changes == [("Metforman", "metformin"), ("diabetis", "diabetes"), ("alzhiemers", "alzheimers")]
+    assert result.changes == [
+        ("Metforman", "metformin"),
+        ("diabetis", "diabetes"),
+        ("alzhiemers", "alzheimers"),
+    ]
 
 
 def test_english_words_names_and_short_words_are_left_alone() -> None:
