@@ -158,6 +158,7 @@ def test_tiny_tune_writes_a_model_card_and_its_queries(tiny_model: Path) -> None
     assert not list(tiny_model.parent.glob(".model.*"))
 
 
+@pytest.mark.slow
 def test_an_index_built_with_the_tuned_model_searches(tiny_model: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
     build_index(BuildSettings(corpus=REPO / "corpus", index=index, model=str(tiny_model), progress=False))
@@ -167,6 +168,7 @@ def test_an_index_built_with_the_tuned_model_searches(tiny_model: Path, tmp_path
     assert str(tiny_model) in json.dumps(manifest)
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_the_model(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "again"
     out.mkdir()
@@ -178,6 +180,7 @@ def test_overwrite_replaces_the_model(tiny_model: Path, tmp_path: Path) -> None:
     assert report.steps == 1 and (out / "model.safetensors").is_file() and not (out / "stale.txt").exists()
 
 
+@pytest.mark.slow
 def test_interrupt_saves_what_was_learned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from transformers import TrainerCallback
 
