@@ -6,6 +6,10 @@ for the people's own wording (`query`) and NIST's rewording (`paraphrase`) in on
 
     python benchmarks/liveqa.py                 # full corpus (first run embeds ~45k texts: ~25 min on 2 cores)
     python benchmarks/liveqa.py --smoke 300     # a few hundred answers, for CI
+    python benchmarks/liveqa.py --model MODEL_DIR --no-baselines   # a tuned model (see `healthsearch tune`)
+
+A model made by `healthsearch tune` lists its training queries; the script checks that none of them equals (after
+normalisation) a LiveQA question or paraphrase, says so, and refuses to score the model otherwise.
 """
 
 from __future__ import annotations
@@ -26,14 +30,15 @@ import faiss
 import numpy as np
 
 from healthsearch.build import build_index
-from healthsearch.config import DEFAULT_PASSAGE_TOKENS, BuildSettings
+from healthsearch.config import DEFAULT_MODEL, DEFAULT_PASSAGE_TOKENS, BuildSettings
 from healthsearch.documents import Article
-from healthsearch.embedding import Encoder, resolve_backend
+from healthsearch.embedding import Encoder, resolve_backend, resolve_model
 from healthsearch.evaluate import load_qrels, load_queries, ndcg, reciprocal_rank, unique_in_order
 from healthsearch.ingest import list_corpus_files, read_file
 from healthsearch.lexical import tokenize
 from healthsearch.rerank import Reranker
 from healthsearch.search import SearchConfig, Searcher
+from healthsearch.tune import evaluation_queries, training_queries
 
 REPO = Path(__file__).resolve().parent.parent
 FIELDS = ("query", "paraphrase")
@@ -48,19 +53,46 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     queries = {field: load_queries(shared / "liveqa-dev" / "queries.jsonl", field) for field in FIELDS}
     qrels = load_qrels(shared / "liveqa-dev" / "qrels.tsv")
+    leakage = _training_overlap(args.model, shared / "liveqa-dev" / "queries.jsonl")
+    print(leakage["message"])
+    if leakage["overlap"]:
+        return 2
     corpus = _corpus(shared, work, qrels, args.smoke)
     backend = resolve_backend(args.backend)
     name = f"index-smoke-{backend}" if args.smoke else f"index-{backend}"
     default = args.passage_tokens == DEFAULT_PASSAGE_TOKENS
     folder = work / (name if default else f"{name}-{args.passage_tokens}tok")
-    searcher, build_facts = _index(corpus, folder, backend, args.passage_tokens)
+    if args.model != DEFAULT_MODEL:
+        folder = folder.with_name(f"{folder.name}-model-{resolve_model(args.model).fingerprint[:10]}")
+    searcher, build_facts = _index(corpus, folder, backend, args.passage_tokens, args.model)
     articles = [a for f in list_corpus_files(corpus) for a in read_file(f).articles]
     rankers = _rankers(searcher, articles, work, args)
     rows = [_score(name, ranker, queries, qrels) for name, ranker in rankers.items()]
     _print(rows, build_facts, len(articles))
     if args.json:
-        print(json.dumps({"build": build_facts, "answers": len(articles), "rows": rows}))
+        facts = {"build": build_facts, "answers": len(articles), "training_queries": leakage, "rows": rows}
+        print(json.dumps(facts))
     return 0
+
+
+def _training_overlap(model: str, liveqa_queries: Path) -> dict[str, Any]:
+    """Check that no training query of a tuned model equals a LiveQA question or paraphrase (normalised)."""
+    folder = Path(model).expanduser()
+    trained = training_queries(folder) if folder.is_dir() else set()
+    questions = evaluation_queries([liveqa_queries])
+    overlap = sorted(trained & questions)
+    if not trained:
+        message = f"model {model}: no training-query list (not made by `healthsearch tune`); nothing to check"
+    elif overlap:
+        message = (
+            f"error: {len(overlap)} training queries of {model} equal LiveQA questions, e.g. {overlap[0]!r}"
+        )
+    else:
+        message = (
+            f"checked: none of the {len(trained):,} training queries of {model} equals any of the "
+            f"{len(questions)} LiveQA questions and paraphrases (after normalisation)"
+        )
+    return {"checked": len(trained), "overlap": len(overlap), "message": message}
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -75,6 +107,19 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="also print one JSON line with every number")
     parser.add_argument("--backend", default="auto", help="embedding backend of the index (default: auto)")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"embedding model, e.g. a tuned folder (default {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--spelling", action="store_true", help="also score the default with query spelling correction"
+    )
+    parser.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="skip the plain dense and BM25 baselines (the dense one embeds every answer again in fp32)",
+    )
     parser.add_argument(
         "--reranker",
         default=None,
@@ -136,18 +181,20 @@ def _copy_extra_answers(source: Path, target: Path, qrels: dict[str, dict[str, i
 
 
 def _index(
-    corpus: Path, index: Path, backend: str, passage_tokens: int | None
+    corpus: Path, index: Path, backend: str, passage_tokens: int | None, model: str = DEFAULT_MODEL
 ) -> tuple[Searcher, dict[str, Any]]:
     started = time.perf_counter()
     settings = BuildSettings(
         corpus=corpus,
         index=index,
+        model=model,
         backend=backend,
         passage_tokens=passage_tokens,
         progress=sys.stderr.isatty(),
     )
     report = build_index(settings)
     facts = {
+        "model": model,
         "backend": backend,
         "passage_tokens": passage_tokens,
         "articles": report.articles,
@@ -164,8 +211,6 @@ def _rankers(
     searcher: Searcher, articles: list[Article], work: Path, args: argparse.Namespace
 ) -> dict[str, Ranker]:
     """Every configuration to score, by name."""
-    baseline = _plain_dense(articles, Encoder(backend="torch"), work)
-    plain_bm25 = _plain_bm25(articles)
 
     def ours(mode: str, config: SearchConfig, reranker: Reranker | None = None) -> Ranker:
         def rank(text: str) -> list[str]:
@@ -182,9 +227,13 @@ def _rankers(
         clean_question=False,
         lexical_weight=1.0,
     )
-    configs: dict[str, Ranker] = {
-        "plain dense baseline (whole answer, flat)": baseline,
-        "plain BM25 baseline (bm25s, whole answer)": plain_bm25,
+    configs: dict[str, Ranker] = {}
+    if not args.no_baselines:
+        configs["plain dense baseline (whole answer, flat)"] = _plain_dense(
+            articles, Encoder(backend="torch"), work
+        )
+        configs["plain BM25 baseline (bm25s, whole answer)"] = _plain_bm25(articles)
+    configs |= {
         "lexical (default: bm25s per field 2/1/1)": ours("lexical", SearchConfig()),
         "dense passages": ours("dense", replace(base, use_heads=False)),
         "dense passages + whole-article vectors": ours("dense", base),
@@ -197,9 +246,19 @@ def _rankers(
         "hybrid rrf lexical 0.5 + lay expansion": ours(
             "hybrid", replace(base, lexical_weight=0.5, expand_lay_terms=True, expand_dense=True)
         ),
+        "default with lexical weight 0.3": ours("hybrid", replace(SearchConfig(), lexical_weight=0.3)),
         "default with lexical weight 0.7": ours("hybrid", replace(SearchConfig(), lexical_weight=0.7)),
+        "default with lexical weight 1.0": ours("hybrid", replace(SearchConfig(), lexical_weight=1.0)),
         "default (hybrid, default SearchConfig)": ours("hybrid", SearchConfig()),
     }
+    if args.spelling:
+        from healthsearch.spelling import Speller
+
+        speller = Speller.from_texts(
+            a.title + "\n" + "\n".join(f"{s.heading}\n{s.text}" for s in a.sections) for a in articles
+        )
+        default = ours("hybrid", SearchConfig())
+        configs["default + spelling correction"] = lambda text: default(speller.correct(text).text)
     if args.reranker:
         configs[f"default + reranker {args.reranker}"] = ours(
             "hybrid", SearchConfig(), Reranker(args.reranker)
@@ -271,7 +330,7 @@ def _mean(values: Any) -> float:
 
 def _print(rows: list[dict[str, Any]], build: dict[str, Any], answers: int) -> None:
     print(f"corpus: {answers} answers; index: {build}")
-    base = rows[0]["query"]["ndcg@10"] or 1.0
+    base = _first(rows, "plain dense")
     lexical = _first(rows, "lexical")
     bm25 = _first(rows, "plain BM25")
     print(

@@ -26,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``python -m healthsearch``; returns the exit code, never raises on bad input."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.command_line = ["python", "-m", "healthsearch", *(sys.argv[1:] if argv is None else argv)]
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
@@ -70,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     _define_info(commands.add_parser("info", help="show what an index holds"))
     _define_eval(commands.add_parser("eval", help="score retrieval on labelled queries"))
     _define_bench(commands.add_parser("bench", help="measure build speed, query latency, recall and memory"))
+    _define_tune(
+        commands.add_parser("tune", help="fine-tune the embedding model on the library's own questions")
+    )
     return parser
 
 
@@ -180,6 +184,30 @@ def _define_bench(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_run_bench)
 
 
+def _define_tune(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", type=Path, default=Path("corpus"), help="corpus folder (default: corpus)")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the tuned model into")
+    parser.add_argument(
+        "--base", default=DEFAULT_MODEL, help=f"model to start from (default {DEFAULT_MODEL})"
+    )
+    parser.add_argument("--epochs", type=_positive_int, default=1, help="passes over the pairs (default 1)")
+    parser.add_argument(
+        "--max-minutes", type=float, default=None, help="stop cleanly after this many minutes"
+    )
+    parser.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
+    parser.add_argument("--batch-size", type=_positive_int, default=64, help="pairs per step (default 64)")
+    parser.add_argument(
+        "--exclude-queries",
+        type=Path,
+        action="append",
+        default=[],
+        help="JSONL of evaluation queries no training pair may equal (repeatable)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_run_tune)
+
+
 def _reranker_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reranker",
@@ -283,6 +311,35 @@ def _run_bench(args: argparse.Namespace) -> int:
         print(f"{key}: {value}")
     if args.json:
         print(json.dumps(numbers))
+    return 0
+
+
+def _run_tune(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .tune import TuneSettings, tune
+
+    settings = TuneSettings(
+        corpus=args.corpus,
+        out=args.out,
+        base=args.base,
+        epochs=args.epochs,
+        max_minutes=args.max_minutes,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        exclude_queries=tuple(args.exclude_queries),
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        command=shlex.join(args.command_line),
+    )
+    report = tune(settings)
+    pairs = report.pairs
+    print(
+        f"tuned model written to {report.out}: {len(pairs.train):,} training pairs "
+        f"(+{len(pairs.validation):,} validation), {report.steps:,} steps ({report.stopped}), "
+        f"validation loss {report.validation_loss_before} -> {report.validation_loss_after}, "
+        f"{report.minutes} min; build with: python build_index.py --model {report.out} --full"
+    )
     return 0
 
 
