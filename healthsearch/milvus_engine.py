@@ -17,12 +17,13 @@ pymilvus (and milvus-lite for files) are imported inside functions: this module 
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -44,6 +45,27 @@ MAX_TAGS, MAX_TAG_BYTES = 256, 512
 PASSAGE_FIELDS = ("id", "article_id", "ordinal", "section", "text", "title", "url", "source", "tags")
 _PREFIX = "healthsearch."
 ProgressCallback = Callable[[int, int], None]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def milvus_failures(function: Callable[P, R]) -> Callable[P, R]:
+    """Turn an error Milvus reports during a request (a lost server, a dropped collection) into one IndexProblem
+    line."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:
+            if exc.__class__.__module__.split(".")[0] != "pymilvus":
+                raise
+            message = str(getattr(exc, "message", "") or exc).strip().splitlines()[0][:300]
+            raise IndexProblem(
+                f"Milvus request failed ({message}); check that the server is up and the collection exists"
+            ) from None
+
+    return wrapper
 
 
 # ---- connecting ---------------------------------------------------------------------------------------------
@@ -128,6 +150,8 @@ def _connect_problem(uri: str, exc: Exception) -> str:
     if status in ("UNAUTHENTICATED", "PERMISSION_DENIED") or "auth" in text.lower():
         return f"Milvus at {uri} refused the token; check MILVUS_TOKEN (user:password or an API key)"
     if is_lite(uri):
+        if "milvus-lite is required" in text:
+            return f"a Milvus Lite file needs milvus-lite; install it with: {INSTALL_HINT}"
         if _locked(Path(uri).expanduser() / "LOCK"):
             return (
                 f"Milvus Lite file {uri} is open in another process (a page or a build); stop it, or serve the "
@@ -178,6 +202,7 @@ def _generation_of(alias: str, name: str) -> int | None:
     return int(number) if len(number) == 6 and number.isdigit() else None
 
 
+@milvus_failures
 def live_collection(client: Any, alias: str) -> str | None:
     """The collection the alias names, or None when there is no such alias yet."""
     for name in client.list_collections():
@@ -186,6 +211,7 @@ def live_collection(client: Any, alias: str) -> str | None:
     return None
 
 
+@milvus_failures
 def live_generation(client: Any, alias: str) -> int:
     """The generation number the alias names (0 when there is none); refuses an alias healthsearch did not make."""
     live = live_collection(client, alias)
@@ -217,6 +243,7 @@ class Written:
     seconds: float
 
 
+@milvus_failures
 def write_generation(
     client: Any,
     alias: str,
@@ -351,10 +378,14 @@ def _set_properties(client: Any, collection: str, values: dict[str, str]) -> Non
     client.alter_collection_properties(collection, {_PREFIX + k: v for k, v in values.items()})
 
 
-def lexical_text(title: str, section: str, text: str) -> str:
-    """What the BM25 function reads: the analyzed tokens of title (repeated), section and text, space-joined."""
-    title_tokens, section_tokens, text_tokens = tokenize([title or "", section or "", text or ""])
-    return _fit(" ".join(title_tokens * TITLE_REPEAT + section_tokens + text_tokens))
+def lexical_texts(rows: Sequence[tuple[str, str, str]]) -> list[str]:
+    """What the BM25 function reads for each (title, section, text): the analyzed tokens of the title (repeated),
+    the section and the text, space-joined (one tokenizer call for the whole batch)."""
+    tokens = tokenize([part or "" for row in rows for part in row])
+    return [
+        _fit(" ".join(tokens[i] * TITLE_REPEAT + tokens[i + 1] + tokens[i + 2]))
+        for i in range(0, len(tokens), 3)
+    ]
 
 
 def query_text(text: str) -> str:
@@ -377,11 +408,17 @@ def _passage_rows(store: Store, model_key: str, dimension: int, batch: int) -> I
     lexical_rows = store.lexical_rows()
     for ids, vectors in store.vectors(model_key, dimension, batch):
         rows = store.fetch_passages(ids.tolist())
+        fields = [next(lexical_rows) for _ in range(len(ids))]
+        missing = [
+            lexical_id
+            for lexical_id, pid in zip((f[0] for f in fields), ids.tolist(), strict=True)
+            if lexical_id != pid
+        ]
+        if missing:
+            raise IndexProblem(f"passage {missing[0]} has no vector for {model_key}; run the build again")
+        analyzed = lexical_texts([f[1:] for f in fields])
         out = []
-        for pid, vector in zip(ids.tolist(), vectors, strict=True):
-            lexical_id, title, section, text = next(lexical_rows)
-            if lexical_id != pid:
-                raise IndexProblem(f"passage {lexical_id} has no vector for {model_key}; run the build again")
+        for pid, vector, lexical in zip(ids.tolist(), vectors, analyzed, strict=True):
             row = rows[pid]
             out.append(
                 {
@@ -394,7 +431,7 @@ def _passage_rows(store: Store, model_key: str, dimension: int, batch: int) -> I
                     "url": _fit(row.url or ""),
                     "source": _fit(row.source or ""),
                     "tags": _tags(row.tags),
-                    "lexical": lexical_text(title, section, text),
+                    "lexical": lexical,
                     "vector": vector.tolist(),
                 }
             )
@@ -418,6 +455,7 @@ def _head_rows(store: Store, model_key: str, dimension: int, batch: int) -> Iter
 # ---- committing and cleaning up ------------------------------------------------------------------------------
 
 
+@milvus_failures
 def commit(client: Any, alias: str, collection: str) -> None:
     """Move ``alias`` to a completely written collection: the one step that makes a generation live."""
     if _properties(client, collection).get("complete") != "true":
@@ -428,6 +466,7 @@ def commit(client: Any, alias: str, collection: str) -> None:
         client.alter_alias(collection, alias)
 
 
+@milvus_failures
 def drop_old(client: Any, alias: str, keep: int = 2) -> list[str]:
     """Drop this alias's generations older than the ``keep`` newest up to the live one (live and previous by
     default, as the local engine keeps its files), and uncommitted ones newer than the live one; returns them."""
@@ -444,6 +483,7 @@ def drop_old(client: Any, alias: str, keep: int = 2) -> list[str]:
     return sorted(dropped)
 
 
+@milvus_failures
 def check_compatible(
     client: Any, collection: str, model: ModelSpec, index_dir: str | Path = "DIR", uri: str = ""
 ) -> dict[str, str]:
@@ -491,6 +531,7 @@ def quote(value: str) -> str:
 class MilvusEngine:
     """The Engine protocol (engine.py) over one committed generation, found through its alias when opened."""
 
+    @milvus_failures
     def __init__(self, client: Any, alias: str, uri: str = "", model: ModelSpec | None = None) -> None:
         self.client, self.alias, self.uri = client, alias, uri
         live = live_collection(client, alias)
@@ -521,10 +562,12 @@ class MilvusEngine:
             disconnect(client, uri)
             raise
 
+    @milvus_failures
     def changed(self) -> bool:
         """True when a build has moved the alias to a newer generation since this engine opened."""
         return live_collection(self.client, self.alias) != self.collection
 
+    @milvus_failures
     def dense(self, query: np.ndarray, limit: int, filters: Filters, use_heads: bool) -> Ranking:
         """Nearest passages by cosine; with ``use_heads`` each article's whole-article vector also counts for its
         first passage (merged with fusion.best_of, as the local engine does)."""
@@ -534,6 +577,7 @@ class MilvusEngine:
             content = fusion.best_of([content, self._search(self.heads, vector, "vector", limit, filters)])
         return content
 
+    @milvus_failures
     def lexical(self, text: str, limit: int, filters: Filters) -> Ranking:
         """BM25 over the ``sparse`` field; no known terms means []."""
         terms = query_text(text)
@@ -554,12 +598,14 @@ class MilvusEngine:
         ranking = [(int(hit["id"]), abs(float(hit["distance"]))) for hit in hits]
         return sorted(ranking, key=lambda pair: (-pair[1], pair[0]))
 
+    @milvus_failures
     def similarities(self, query: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         """Cosine of the query with each passage's own vector."""
         rows = self._get(ids, ["id", "vector"])
         q = np.asarray(query, dtype=np.float32)
         return {int(r["id"]): float(np.dot(np.asarray(r["vector"], dtype=np.float32), q)) for r in rows}
 
+    @milvus_failures
     def fetch_passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
         """Passage rows with their article fields, by passage id."""
         return {int(r["id"]): _stored(r) for r in self._get(ids, list(PASSAGE_FIELDS))}
@@ -573,6 +619,7 @@ class MilvusEngine:
             )
         return rows
 
+    @milvus_failures
     def article_passages(self, article_id: str) -> list[StoredPassage]:
         """Every passage of one article, in reading order."""
         rows = self.client.query(

@@ -241,6 +241,8 @@ def test_alias_swap_keeps_readers_and_drop_old_keeps_previous(
         third = write_and_commit(client, store, model, encoder.key)
         first = me.collection_name(ALIAS, 1)
         assert me.drop_old(client, ALIAS) == [first, me.heads_name(first)]
+        with pytest.raises(IndexProblem, match=r"Milvus request failed .*collection exists"):
+            old_reader.dense(vector, 5, Filters(), True)  # its generation is gone: one line, reopen
         assert sorted(client.list_collections()) == sorted(
             [
                 second.collection,

@@ -86,7 +86,7 @@ def test_chunking_on_ray_equals_the_plain_build(corpus: Path, index: Path) -> No
 def test_vectors_equal_the_encoder(index: Path, encoder: Encoder) -> None:
     store = Store(open_db(database(index), readonly=True))
     texts = [f"{title}. {section}\n{text}" for _, title, section, text in store.lexical_rows()][:24]
-    texts += [f"short text {i} about {texts[i % 24][:40]}" for i in range(300 - len(texts))]  # two chunks of 256
+    texts += [f"short text {i} about {texts[i % 24][:40]}" for i in range(276)]  # 300: two chunks
     found = ray_embed.embed_with_ray(texts, encoder, batch_size=16)
     expected = encoder.encode_passages(texts, 16)
     assert found.shape == (300, encoder.dimension)
