@@ -11,12 +11,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from healthsearch.build import build_index
-from healthsearch.config import BuildSettings
+from healthsearch.answer import Answer, answer, emergency_only
 from healthsearch.embedding import Encoder
 from healthsearch.errors import HealthsearchError
 from healthsearch.ingest import list_corpus_files
-from healthsearch.manifest import manifest_path
+from healthsearch.manifest import Manifest, manifest_path, read_manifest
 from healthsearch.presentation import (
     CSS,
     DISCLAIMER,
@@ -27,27 +26,40 @@ from healthsearch.presentation import (
     more_from_article,
     passage_html,
 )
-from healthsearch.query import MAX_QUERY_CHARS, clean_query
+from healthsearch.rebuild import BuildProcess
+from healthsearch.relevance import NO_CLOSE_MATCH
 from healthsearch.rerank import Reranker
-from healthsearch.safety import detect_emergency
-from healthsearch.search import Searcher
+from healthsearch.safety import EmergencyAlert, prepare_semantic
+from healthsearch.search import Searcher, encoder_for_spec
+from healthsearch.spec import ModelSpec
 
 INDEX_DIR = Path(os.environ.get("HEALTHSEARCH_INDEX", "index"))
-CORPUS_DIR = Path(os.environ.get("HEALTHSEARCH_CORPUS", "corpus"))
+CORPUS_ENV = os.environ.get("HEALTHSEARCH_CORPUS")
+CORPUS_DIR = Path(CORPUS_ENV or "corpus")
 
 
 @st.cache_resource(show_spinner="Loading the language model…")
-def load_encoder() -> Encoder:
-    """The embedding model, loaded once per process."""
-    encoder = Encoder()
-    _ = encoder.model
+def load_encoder(
+    name: str, location: str, fingerprint: str, backend: str, passage_tokens: int | None
+) -> Encoder:
+    """The embedding model an index's spec names, loaded once per process and shared by every session."""
+    model = ModelSpec(name, location, fingerprint, 0, backend, passage_tokens)
+    encoder = encoder_for_spec(model, INDEX_DIR)
+    encoder.encode_query("warm up")
+    prepare_semantic(encoder)  # the emergency exemplars, embedded once here rather than on someone's query
     return encoder
 
 
 @st.cache_resource(show_spinner="Opening the index…", max_entries=1)
 def load_searcher(index_dir: str, stamp: int) -> Searcher:
     """One Searcher per index generation (``stamp`` changes when a build commits)."""
-    return Searcher.open(index_dir, encoder=load_encoder(), reranker=load_reranker())
+    manifest = read_manifest(Path(index_dir))
+    return Searcher.open(index_dir, encoder=encoder_of(manifest), reranker=load_reranker())
+
+
+def encoder_of(manifest: Manifest) -> Encoder:
+    model = manifest.spec.model
+    return load_encoder(model.name, model.location, model.fingerprint, model.backend, model.passage_tokens)
 
 
 @st.cache_resource(show_spinner="Loading the reranker…")
@@ -57,31 +69,39 @@ def load_reranker() -> Reranker | None:
     return Reranker(name) if name else None
 
 
+@st.cache_resource(show_spinner=False)
+def default_encoder() -> Encoder:
+    """The packaged default model, for the emergency check when there is no index to search yet."""
+    encoder = Encoder()
+    prepare_semantic(encoder)
+    return encoder
+
+
 def index_stamp() -> int:
     path = manifest_path(INDEX_DIR)
     return path.stat().st_mtime_ns if path.exists() else 0
 
 
-def run_build(full: bool = False) -> None:
-    """Build or update the index with a progress bar."""
+def run_build(first: bool = False) -> None:
+    """Build or update the index in a separate, lower-priority process, so searches elsewhere keep their speed.
+
+    A rebuild keeps how the index was built; the corpus folder is passed only when set for the page or for a
+    first build.
+    """
+    corpus = CORPUS_DIR if (first or CORPUS_ENV) else None
     bar = st.progress(0.0, text="Reading articles…")
-
-    def progress(done: int, total: int) -> None:
+    build = BuildProcess.start(INDEX_DIR, corpus)
+    for done, total in build.progress():
         bar.progress(done / total, text=f"Embedding passages: {done} of {total}")
-
-    settings = BuildSettings(corpus=CORPUS_DIR, index=INDEX_DIR, full=full, progress=False)
-    report = build_index(settings, encoder=load_encoder(), on_progress=progress)
-    bar.progress(
-        1.0,
-        text=f"Index ready: {report.articles} articles, {report.passages} passages "
-        f"({report.embedded} embedded in {report.seconds:.1f} s)",
-    )
-    for path, reason in report.skipped:
-        st.warning(f"Skipped {path}: {reason}")
+    summary = build.finish()
+    bar.progress(1.0, text=summary.splitlines()[0] if summary else "Index ready")
+    for line in summary.splitlines()[1:]:
+        if line.strip().startswith(("note:", "skipped", "warning")) or ": " in line.strip()[:2]:
+            st.caption(line)
 
 
 def ensure_index() -> Searcher | None:
-    """Open the index, building it on first start; explain what to do when that is impossible."""
+    """Open the index, building it on first start; None (with an explanation) when there is nothing to open."""
     if not manifest_path(INDEX_DIR).exists():
         if not CORPUS_DIR.is_dir() or not list_corpus_files(CORPUS_DIR):
             st.info(
@@ -90,11 +110,11 @@ def ensure_index() -> Searcher | None:
             )
             return None
         st.info("Building the search index for the first time. This takes a minute or two.")
-        run_build()
+        run_build(first=True)
     return load_searcher(str(INDEX_DIR), index_stamp())
 
 
-def sidebar(searcher: Searcher) -> dict[str, object]:
+def sidebar(searcher: Searcher | None) -> dict[str, object]:
     """Result count, mode, filters, index facts and the rebuild button."""
     with st.sidebar:
         st.header("Search options")
@@ -102,16 +122,20 @@ def sidebar(searcher: Searcher) -> dict[str, object]:
         mode = st.radio(
             "Search mode", list(MODES), horizontal=True, help="Hybrid mixes meaning and keywords."
         )
+        if searcher is None:
+            return {"k": k, "mode": MODES[str(mode)], "tags": [], "sources": []}
         facets = searcher.facets()
         tags = st.multiselect("Topic tags", facets["tags"])
         sources = st.multiselect("Sources", facets["sources"])
         st.header("Library")
-        model = searcher.manifest["model"]
+        spec = searcher.manifest.spec
+        compact = ", compact vectors" if spec.vectors.compact else ""
         st.markdown(
             f"- **{searcher.counts['articles']}** articles, **{searcher.counts['passages']}** passages\n"
-            f"- Model: `{model['name']}`\n- Built: {searcher.manifest.get('built_at', '?')}"
+            f"- Model: `{spec.model.name}` ({spec.model.backend}{compact})\n"
+            f"- Built: {searcher.manifest.built_at}"
         )
-        if st.button("Rebuild index", help="Re-read changed articles and update the index"):
+        if st.button("Rebuild index", help="Re-read changed articles and update the index, as it was built"):
             run_build()
             st.rerun()
     return {"k": k, "mode": MODES[str(mode)], "tags": tags, "sources": sources}
@@ -142,29 +166,33 @@ def search_box() -> str:
     return query
 
 
-def show_results(searcher: Searcher, raw_query: str, options: dict[str, object]) -> None:
-    """Emergency banner, then results grouped by article with timing."""
-    cleaned = clean_query(raw_query)
-    if cleaned.truncated:
-        st.caption(f"Your question was long, so only its first {MAX_QUERY_CHARS} characters were used.")
-    alert = detect_emergency(cleaned.text)
+def show_emergency(alert: EmergencyAlert | None) -> None:
     if alert:
         st.error(f"**Possible emergency.** {alert.message}")
-    started = time.perf_counter()
-    results = searcher.search(cleaned.text, **options)  # type: ignore[arg-type]
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    groups = group_by_article(results)
-    if not results:
+
+
+def show_results(searcher: Searcher, found: Answer, elapsed_ms: float) -> None:
+    """Notes, emergency banner, then results grouped by article."""
+    if found.note:
+        st.caption(found.note)
+    show_emergency(found.emergency)
+    if found.error:
+        st.error(found.error)
+        return
+    if not found.results:
         st.warning("No matching passages. Try other words, fewer words, or remove filters.")
         return
-    st.caption(f"{len(results)} passages from {len(groups)} articles in {elapsed_ms:.0f} ms")
-    for position, group in enumerate(groups, start=1):
-        st.html(card_html(group, cleaned.text, position))
+    groups = group_by_article(found.results)
+    if not found.close_match:
+        st.warning(f"**{NO_CLOSE_MATCH}.** The passages below are only loosely related to your question.")
+    st.caption(f"{len(found.results)} passages from {len(groups)} articles in {elapsed_ms:.0f} ms")
+    for group in groups:
+        st.html(card_html(group, found.query))
         more = more_from_article(group, searcher.article_passages(group.article_id))
         if more:
             with st.expander(f"More from this article ({len(more)} passages, best matches first)"):
                 for section, text in more:
-                    st.html(passage_html(section, text, cleaned.text))
+                    st.html(passage_html(section, text, found.query))
 
 
 def main() -> None:
@@ -172,18 +200,22 @@ def main() -> None:
     st.html(CSS)
     st.title("Health library search")
     st.caption(DISCLAIMER)
+    searcher: Searcher | None = None
     try:
         searcher = ensure_index()
-        if searcher is None:
-            return
-        options = sidebar(searcher)
-        query = search_box()
-        if not query.strip():
-            st.info("Type a question or a symptom in your own words, or pick an example above.")
-            return
-        show_results(searcher, query, options)
     except HealthsearchError as exc:
         st.error(str(exc))
+    options = sidebar(searcher)
+    query = search_box()
+    if not query.strip():
+        st.info("Type a question or a symptom in your own words, or pick an example above.")
+        return
+    if searcher is None:
+        show_emergency(emergency_only(query, default_encoder()))
+        return
+    started = time.perf_counter()
+    found = answer(searcher, query, **options)  # type: ignore[arg-type]
+    show_results(searcher, found, (time.perf_counter() - started) * 1000)
 
 
 main()

@@ -186,28 +186,16 @@ def _rankers(
         "plain dense baseline (whole answer, flat)": baseline,
         "plain BM25 baseline (bm25s, whole answer)": plain_bm25,
         "lexical (default: bm25s per field 2/1/1)": ours("lexical", SearchConfig()),
-        "lexical, field weights 2/1.5/1": ours("lexical", replace(base, bm25_weights=(2.0, 1.5, 1.0))),
-        "lexical, field weights 3/1/1": ours("lexical", replace(base, bm25_weights=(3.0, 1.0, 1.0))),
         "dense passages": ours("dense", replace(base, use_heads=False)),
         "dense passages + whole-article vectors": ours("dense", base),
         "hybrid rrf k=60 (passages + articles, lexical 1.0)": ours("hybrid", base),
         "hybrid rrf k=60 lexical 0.5": ours("hybrid", replace(base, lexical_weight=0.5)),
         "hybrid rrf k=20 lexical 0.5": ours("hybrid", replace(base, lexical_weight=0.5, rrf_k=20)),
-        "hybrid zscore lexical 0.3": ours("hybrid", replace(base, fusion="zscore", lexical_weight=0.3)),
         "hybrid rrf lexical 0.5 + question cleaning": ours(
             "hybrid", replace(base, lexical_weight=0.5, clean_question=True)
         ),
-        "hybrid rrf lexical 0.5 + subject weight 0.5": ours(
-            "hybrid", replace(base, lexical_weight=0.5, subject_weight=0.5)
-        ),
         "hybrid rrf lexical 0.5 + lay expansion": ours(
             "hybrid", replace(base, lexical_weight=0.5, expand_lay_terms=True, expand_dense=True)
-        ),
-        "default with field weights 2/1.5/1": ours(
-            "hybrid", replace(SearchConfig(), bm25_weights=(2.0, 1.5, 1.0))
-        ),
-        "default with field weights 3/1/1": ours(
-            "hybrid", replace(SearchConfig(), bm25_weights=(3.0, 1.0, 1.0))
         ),
         "default with lexical weight 0.7": ours("hybrid", replace(SearchConfig(), lexical_weight=0.7)),
         "default (hybrid, default SearchConfig)": ours("hybrid", SearchConfig()),

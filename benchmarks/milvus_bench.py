@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from healthsearch import ann, fusion
+from healthsearch import fusion
 from healthsearch import milvus_engine as me
 from healthsearch.build import build_index
 from healthsearch.config import BuildSettings
@@ -29,7 +29,6 @@ from healthsearch.engine import Filters
 from healthsearch.evaluate import load_queries
 from healthsearch.manifest import read_manifest
 from healthsearch.search import Searcher
-from healthsearch.spec import ModelSpec
 from healthsearch.store import Store, open_db
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,17 +90,14 @@ def main() -> None:
     if not (args.index / "manifest.json").exists():
         build_index(BuildSettings(corpus=REPO / "corpus", index=args.index, progress=False), encoder=encoder)
     manifest = read_manifest(args.index)
-    built = manifest["model"]
-    model = ModelSpec(name=built["name"], fingerprint=built["fingerprint"], dimension=built["dimension"])
+    model = manifest.spec.model
     searcher = Searcher.open(args.index, encoder=encoder)
     key = encoder.key
     with tempfile.TemporaryDirectory() as scratch:
-        database = args.index / manifest["files"]["database"]
+        database = args.index / manifest.files["database"]
         if args.replicate > 1:
             database = Path(scratch) / "replicated.sqlite"
-            replicate(
-                args.index / manifest["files"]["database"], database, args.replicate, key, model.dimension
-            )
+            replicate(args.index / manifest.files["database"], database, args.replicate, key, model.dimension)
         store = Store(open_db(database, readonly=True))
         uri = str(Path(scratch) / "milvus.db")
         client = me.connect(uri)
@@ -128,11 +124,11 @@ def main() -> None:
                 timings["milvus_filtered"].append(time.perf_counter() - started)
                 if args.replicate == 1:
                     started = time.perf_counter()
-                    dense = searcher.nearest(vector, 100)
-                    if searcher.heads is not None:
-                        dense = fusion.best_of([dense, ann.search(searcher.heads, vector, 100)])
-                    local = fusion.rrf([dense, searcher.lexical(query, 100)], weights=[1, 0.5])
-                    searcher.store.fetch_passages([i for i, _ in local[:10]])
+                    dense = searcher.engine.dense(vector, 100, Filters(), True)
+                    local = fusion.rrf(
+                        [dense, searcher.engine.lexical(query, 100, Filters())], weights=[1, 0.5]
+                    )
+                    searcher.engine.fetch_passages([i for i, _ in local[:10]])
                     timings["local"].append(time.perf_counter() - started)
         report = {
             "passages": written.counts["passages"],

@@ -19,7 +19,11 @@ from typing import Any
 import faiss
 import numpy as np
 
+from . import fusion
 from .errors import IndexProblem
+from .generations import Generation
+from .spec import VectorSpec
+from .store import Store
 
 EXACT_LIMIT = 50_000  # exact search past this costs more than IVF at 1M (p95 33 ms at 100k)
 KINDS = ("flat", "ivf", "ivfpq")
@@ -84,12 +88,10 @@ def _new_index(kind: str, dimension: int, training_size: int) -> faiss.Index:
 
 
 def save(index: faiss.Index, path: Path) -> None:
-    """Write the index to ``path`` through a temporary file, flushed to disk before it is renamed."""
-    temporary = path.with_name(path.name + ".partial")
-    faiss.write_index(index, str(temporary))
-    with temporary.open("rb") as handle:
+    """Write the index to ``path`` and flush it to disk."""
+    faiss.write_index(index, str(path))
+    with path.open("rb") as handle:
         os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def load(path: Path, expected_size: int, dimension: int) -> faiss.Index:
@@ -184,6 +186,83 @@ def vector_bytes(index: faiss.Index) -> int:
         return int(ivf.ntotal * (ivf.code_size + 8))
     except RuntimeError:
         return int(index.ntotal * (index.d * 4 + 8))
+
+
+Ranking = list[tuple[int, float]]
+
+
+class VectorIndex:
+    """The dense side of one generation: passage vectors, whole-article (head) vectors and, for a compact index,
+    the exact vectors its candidates are re-ranked with. Owns the kind choice, nprobe and re-ranking."""
+
+    def __init__(
+        self, kind: str, passages: faiss.Index, heads: faiss.Index | None, exact: ExactVectors | None
+    ):
+        self.kind = kind
+        self.passages = passages
+        self.heads = heads
+        self.exact = exact
+
+    @staticmethod
+    def kind_for(passages: int, spec: VectorSpec) -> str:
+        """The concrete kind a library of this size gets under ``spec``."""
+        return choose_kind(passages, spec.kind, spec.compact)
+
+    @staticmethod
+    def parts(kind: str) -> list[str]:
+        """The manifest keys of the files an index of this kind writes."""
+        return ["vectors", "heads", *(["exact"] if kind == "ivfpq" else [])]
+
+    @staticmethod
+    def write(store: Store, key: str, dimension: int, spec: VectorSpec, generation: Generation) -> list[str]:
+        """Build the indexes from the cached vectors named ``key`` and write them as the generation's partial
+        files; returns the manifest keys written."""
+        counts = store.counts()
+        kind = VectorIndex.kind_for(counts["passages"], spec)
+        sources = {
+            "vectors": (counts["passages"], store.vectors),
+            "heads": (counts["heads"], store.head_vectors),
+        }
+        for name, (count, batches) in sources.items():
+            save(
+                build(batches(key, dimension), choose_kind(count, spec.kind, spec.compact), dimension),
+                generation.partial(name),
+            )
+        written = list(sources)
+        if kind == "ivfpq":
+            save_exact(
+                store.vectors(key, dimension), counts["passages"], dimension, generation.partial("exact")
+            )
+            written.append("exact")
+        return written
+
+    @classmethod
+    def load(
+        cls, folder: Path, files: dict[str, str], counts: dict[str, int], dimension: int, kind: str
+    ) -> VectorIndex:
+        """Open the files a manifest names and check them against its counts."""
+        vectors = folder / files["vectors"]
+        if not vectors.is_file():
+            raise IndexProblem(f"{vectors} is missing; {_rebuild(vectors)}")
+        heads = load(folder / files["heads"], counts["heads"], dimension) if "heads" in files else None
+        exact = load_exact(folder / files["exact"]) if "exact" in files else None
+        return cls(kind, load(vectors, counts["passages"], dimension), heads, exact)
+
+    def nearest(self, query: np.ndarray, limit: int, use_heads: bool = True) -> Ranking:
+        """Nearest passages (cosine), best first; an article's head vector counts for its first passage."""
+        if self.exact is None:
+            ranking = search(self.passages, query, limit)
+        else:
+            ranking = refine(
+                self.exact, query, search(self.passages, query, candidates_to_refine(limit)), limit
+            )
+        if self.heads is None or not use_heads:
+            return ranking
+        return fusion.best_of([ranking, search(self.heads, query, limit)])
+
+    def memory_bytes(self) -> int:
+        """Bytes of vector memory the passage index holds."""
+        return vector_bytes(self.passages)
 
 
 def _rebuild(path: Path) -> str:

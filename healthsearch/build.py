@@ -1,30 +1,32 @@
-"""Incremental build: read changed files, re-embed only new content, write a new generation aside, swap.
+"""Incremental build: read changed files, re-embed only new content, write a new generation aside, commit.
 
-The live index is whatever manifest.json names. A build copies the live database to a new generation,
-applies the changes there, writes a new FAISS file, and only then replaces manifest.json in one rename.
-A build that fails or is killed at any point leaves the previous generation serving.
+The build starts from the live index's spec (spec.py); settings override single fields. It copies the live
+database into a new generation (generations.py), applies the file changes there, embeds what the cache lacks,
+writes the search side (FAISS + bm25s), and commits by replacing manifest.json in one rename. A build that fails
+or is killed at any point leaves the previous generation serving.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
+import errno
 import hashlib
-import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import ann, failpoints, lexical
+from . import failpoints, lexical
+from .ann import VectorIndex
 from .chunking import chunk_article, head_text
-from .config import FORMAT_VERSION, BuildSettings
+from .config import DEFAULT_CORPUS, FORMAT_VERSION, BuildSettings
 from .embedding import Encoder, ModelRef, resolve_backend, resolve_model
 from .errors import CorpusError, HealthsearchError, IndexProblem
+from .generations import Generation, build_lock, next_generation, remove_old
 from .ingest import CorpusFile, FileRead, list_corpus_files, read_file
-from .manifest import library_versions, now_iso, read_manifest, write_manifest
+from .manifest import Manifest, library_versions, now_iso, read_manifest, write_manifest
+from .spec import IndexSpec, ModelSpec, VectorSpec, describe_changes, model_of, reembeds
 from .store import ArticleRecord, Store, open_db
 
 ProgressCallback = Callable[[int, int], None]
@@ -44,6 +46,8 @@ class BuildReport:
     embedded: int = 0
     seconds: float = 0.0
     up_to_date: bool = False
+    corpus: Path = DEFAULT_CORPUS
+    spec: IndexSpec | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -56,226 +60,218 @@ class BuildReport:
 
 @dataclass
 class _Plan:
-    """The files to (re)read and drop, and the live generation to start from."""
+    """What this build starts from and what it must do."""
 
+    corpus: Path
+    spec: IndexSpec  # the spec this build writes (model dimension filled in once the encoder is known)
+    ref: ModelRef
+    base: Manifest | None  # the live generation whose database and cached vectors are reused
     files: list[CorpusFile]
     changed: list[CorpusFile]
     removed: list[str]
-    base: dict[str, Any] | None
-    ref: ModelRef
+
+    def nothing_to_do(self, index_dir: Path) -> bool:
+        """True when the live generation already is what this build would write, with all its files."""
+        base = self.base
+        return (
+            base is not None
+            and base.format_version == FORMAT_VERSION
+            and not self.changed
+            and not self.removed
+            and base.spec == self.spec
+            and _complete(index_dir, base)
+        )
+
+
+def _complete(index_dir: Path, manifest: Manifest) -> bool:
+    """True when the manifest names every file its kind needs and they all exist."""
+    needed = ["database", "lexical", *VectorIndex.parts(manifest.index_type)]
+    return all(key in manifest.files and (index_dir / manifest.files[key]).exists() for key in needed)
 
 
 def build_index(
     settings: BuildSettings, encoder: Encoder | None = None, on_progress: ProgressCallback | None = None
 ) -> BuildReport:
-    """Bring the index in ``settings.index`` up to date with ``settings.corpus``."""
+    """Bring the index in ``settings.index`` up to date with its corpus (``settings.corpus`` or the live one's)."""
     started = time.perf_counter()
     settings.index.mkdir(parents=True, exist_ok=True)
-    with _build_lock(settings.index):
+    with build_lock(settings.index):
         report = BuildReport()
-        plan = _plan(settings, encoder, report)
-        if plan.base is not None and not plan.changed and not plan.removed and _complete(plan.base):
-            _report_unchanged(plan.base, settings.index, report)
+        live = _live_manifest(settings.index, report)
+        plan = _plan(settings, live, encoder, report)
+        report.corpus = plan.corpus
+        if plan.nothing_to_do(settings.index):
+            _report_unchanged(plan, report)
         else:
-            encoder = encoder or Encoder(plan.ref, settings.device, settings.backend, settings.passage_tokens)
-            _build_generation(settings, plan, encoder, report, on_progress)
+            encoder = encoder or _encoder_for(plan, settings)
+            plan.spec = plan.spec.with_model(dimension=encoder.dimension)
+            _write_safely(settings, plan, live, encoder, report, on_progress)
+        report.spec = plan.spec
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _complete(manifest: dict[str, Any]) -> bool:
-    """False for generations written before the lexical folder (and, for compact indexes, exact vectors) existed."""
-    files = manifest["files"]
-    return "lexical" in files and (manifest.get("index_type") != "ivfpq" or "exact" in files)
-
-
-@contextlib.contextmanager
-def _build_lock(index_dir: Path) -> Iterator[None]:
-    """One build at a time per index directory."""
-    with (index_dir / ".build.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexProblem(
-                f"another build is already running on {index_dir}; wait for it to finish"
-            ) from None
-        yield
-
-
-def _plan(settings: BuildSettings, encoder: Encoder | None, report: BuildReport) -> _Plan:
-    """Decide what to reread by comparing file sizes and times with the live generation's stamps."""
-    files = list_corpus_files(settings.corpus)
-    if not files:
-        raise CorpusError(
-            f"corpus folder {settings.corpus} has no articles; add .md, .txt, .html, .jsonl or MedQuAD .xml files"
-        )
-    ref = encoder.ref if encoder else resolve_model(settings.model)
-    backend = encoder.backend if encoder else resolve_backend(settings.backend, settings.device)
-    tokens = encoder.passage_tokens if encoder else settings.passage_tokens
-    base = None if settings.full else _reusable_base(settings, ref, backend, tokens, report)
-    stamps = _stamps(settings.index, base)
-    if base is not None and not _same_reading(base, settings):
-        report.notes.append(
-            "chunker settings or corpus folder changed; re-reading every file (cached vectors reused)"
-        )
-        return _Plan(files, files, sorted(stamps), base, ref)
-    changed = [f for f in files if stamps.get(f.relative) != (f.size, f.mtime_ns)]
-    present = {f.relative for f in files}
-    return _Plan(files, changed, sorted(set(stamps) - present), base, ref)
-
-
-def _same_reading(manifest: dict[str, Any], settings: BuildSettings) -> bool:
-    """True when files would be read and chunked exactly as the live generation was."""
-    return manifest.get("chunker") == settings.chunker.as_dict() and manifest.get("corpus") == _corpus_key(
-        settings
-    )
-
-
-def _reusable_base(
-    settings: BuildSettings, ref: ModelRef, backend: str, tokens: int | None, report: BuildReport
-) -> dict[str, Any] | None:
-    """The live manifest when its vectors were made the same way (model files, backend, passage token limit);
-    otherwise None (a full rebuild)."""
+def _live_manifest(index_dir: Path, report: BuildReport) -> Manifest | None:
+    """The live generation (an index of the previous format is read for upgrading), or None."""
     try:
-        manifest = read_manifest(settings.index)
+        live = read_manifest(index_dir, upgrade=True)
     except IndexProblem as exc:
-        if (settings.index / "manifest.json").exists():
+        if (index_dir / "manifest.json").exists():
             report.notes.append(f"previous index not reusable ({exc}); rebuilding everything")
         return None
-    built = manifest["model"]
-    differences = [
-        (built.get("fingerprint"), ref.fingerprint, f"model changed to {ref.name}"),
-        (built.get("backend", "torch"), backend, f"backend changed to {backend}"),
-        (
-            built.get("passage_tokens"),
-            tokens,
-            f"passage token limit changed to {tokens or 'the model limit'}",
-        ),
-    ]
-    for was, now, what in differences:
-        if was != now:
-            report.notes.append(f"{what}; passages will be embedded again")
-            return None
-    return manifest
+    if live.format_version != FORMAT_VERSION:
+        report.notes.append(f"index upgraded from format {live.format_version}; cached vectors reused")
+    return live
 
 
-def _corpus_key(settings: BuildSettings) -> str:
-    return str(settings.corpus.resolve())
+def _plan(
+    settings: BuildSettings, live: Manifest | None, encoder: Encoder | None, report: BuildReport
+) -> _Plan:
+    """Decide the spec and which files to (re)read by comparing sizes and times with the live generation's stamps."""
+    corpus = settings.corpus or (Path(live.corpus) if live and live.corpus else DEFAULT_CORPUS)
+    files = list_corpus_files(corpus)
+    if not files:
+        raise CorpusError(
+            f"corpus folder {corpus} has no articles; add .md, .txt, .html, .jsonl or MedQuAD .xml files"
+        )
+    spec, ref = requested_spec(live.spec if live else IndexSpec(), settings, encoder)
+    base = live
+    if live is not None:
+        report.notes.extend(describe_changes(live.spec, spec))
+        if settings.full or reembeds(live.spec, spec):
+            base = None
+    stamps = _stamps(settings.index, base)
+    if base is not None and (base.spec.chunker != spec.chunker or base.corpus != _corpus_key(corpus)):
+        if base.spec.chunker == spec.chunker:
+            report.notes.append("corpus folder changed; re-reading every file (cached vectors reused)")
+        return _Plan(corpus, spec, ref, base, files, files, sorted(stamps))
+    changed = [f for f in files if stamps.get(f.relative) != (f.size, f.mtime_ns)]
+    present = {f.relative for f in files}
+    return _Plan(corpus, spec, ref, base, files, changed, sorted(set(stamps) - present))
 
 
-def _stamps(index_dir: Path, base: dict[str, Any] | None) -> dict[str, tuple[int, int]]:
+def requested_spec(
+    live: IndexSpec, settings: BuildSettings, encoder: Encoder | None = None
+) -> tuple[IndexSpec, ModelRef]:
+    """The live spec with the settings' fields (or a given encoder's model) applied; the model is resolved."""
+    if encoder is not None:
+        ref, backend, tokens = encoder.ref, encoder.backend, encoder.passage_tokens
+    else:
+        ref = resolve_model(settings.model) if settings.model else model_of(live.model)
+        backend = resolve_backend(settings.backend or live.model.backend, settings.device)
+        tokens = live.model.passage_tokens if settings.passage_tokens is None else settings.passage_tokens
+    same_files = ref.fingerprint == live.model.fingerprint
+    model = ModelSpec(
+        name=live.model.name if same_files else ref.name,
+        location=ref.location,
+        fingerprint=ref.fingerprint,
+        dimension=live.model.dimension if same_files else 0,
+        backend=backend,
+        passage_tokens=tokens,
+    )
+    vectors = VectorSpec(
+        kind=live.vectors.kind if settings.index_type is None else settings.index_type,
+        compact=live.vectors.compact if settings.compact is None else settings.compact,
+    )
+    spec = replace(live, model=model, vectors=vectors, chunker=settings.chunker or live.chunker)
+    return spec, replace(ref, name=model.name)
+
+
+def _encoder_for(plan: _Plan, settings: BuildSettings) -> Encoder:
+    return Encoder(plan.ref, settings.device, plan.spec.model.backend, plan.spec.model.passage_tokens)
+
+
+def _corpus_key(corpus: Path) -> str:
+    return str(corpus.resolve())
+
+
+def _stamps(index_dir: Path, base: Manifest | None) -> dict[str, tuple[int, int]]:
     if base is None:
         return {}
     try:
-        return Store(open_db(index_dir / base["files"]["database"], readonly=True)).source_stamps()
-    except sqlite3.Error:
+        return Store(open_db(index_dir / base.files["database"], readonly=True)).source_stamps()
+    except (sqlite3.Error, KeyError):
         return {}
 
 
-def _report_unchanged(manifest: dict[str, Any], index_dir: Path, report: BuildReport) -> None:
+def _report_unchanged(plan: _Plan, report: BuildReport) -> None:
     """Fill the report for a build that had nothing to do."""
+    assert plan.base is not None
     report.up_to_date = True
-    report.articles = manifest["counts"]["articles"]
-    report.passages = report.kept = manifest["counts"]["passages"]
-    report.skipped = [(str(path), str(reason)) for path, reason in manifest.get("skipped", [])]
+    report.articles = plan.base.counts["articles"]
+    report.passages = report.kept = plan.base.counts["passages"]
+    report.skipped = [(str(path), str(reason)) for path, reason in plan.base.skipped]
 
 
-def _build_generation(
+def _write_safely(
     settings: BuildSettings,
     plan: _Plan,
+    live: Manifest | None,
+    encoder: Encoder,
+    report: BuildReport,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """Write and commit a generation; a full disk becomes one clear line (the live generation is untouched)."""
+    generation = next_generation(settings.index, live.generation if live else 0)
+    try:
+        _write_generation(settings, plan, generation, encoder, report, on_progress)
+    except (OSError, sqlite3.Error, RuntimeError) as exc:
+        if not _out_of_space(exc):
+            raise
+        next_generation(settings.index, generation.number)  # clears the partial files
+        still = "the previous index still answers" if live else "no index was written"
+        raise IndexProblem(
+            f"the disk holding {settings.index.resolve()} is full ({_first_line(exc)}); {still}. "
+            "Free some space and run the build again"
+        ) from None
+
+
+def _out_of_space(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    text = str(exc).lower()
+    return "disk is full" in text or "no space left" in text or "disk i/o error" in text
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [exc.__class__.__name__])[0][:120]
+
+
+def _write_generation(
+    settings: BuildSettings,
+    plan: _Plan,
+    generation: Generation,
     encoder: Encoder,
     report: BuildReport,
     on_progress: ProgressCallback | None,
 ) -> None:
     """Write a complete new generation aside, then commit it by replacing the manifest."""
-    generation = _live_generation(settings.index) + 1  # also after --full: never overwrite what readers use
-    _remove_partials(settings.index)
-    names = {
-        "database": f"passages-{generation:06d}.sqlite",
-        "vectors": f"vectors-{generation:06d}.faiss",
-        "heads": f"heads-{generation:06d}.faiss",
-    }
-    db_partial = settings.index / f"{names['database']}.partial"
-    conn = _start_database(settings.index, plan.base, db_partial)
+    conn = _start_database(settings.index, plan.base, generation.partial("database"))
     try:
         store = Store(conn)
-        _apply_changes(store, plan, settings, report)
-        model_key = encoder.key
-        _embed_missing(store, encoder, model_key, settings, report, on_progress)
-        store.drop_unused_embeddings(model_key)
+        _apply_changes(store, plan, report)
+        _embed_missing(store, encoder, settings, report, on_progress)
+        store.drop_unused_embeddings(encoder.key)
         conn.commit()
         counts = store.counts()
-        indexes = _vector_indexes(store, model_key, encoder.dimension, counts, settings)
-        folders = _write_folders(store, model_key, encoder.dimension, counts, settings, names, generation)
+        lexical.build(store.lexical_rows(), generation.partial("lexical"))
+        written = VectorIndex.write(store, encoder.key, encoder.dimension, plan.spec.vectors, generation)
     finally:
         conn.close()
-    db_partial.rename(settings.index / names["database"])
-    for partial, final in folders:
-        _remove(final)  # left by a build that died before its swap
-        partial.rename(final)
     failpoints.reach("writing")
-    for key, index in indexes.items():
-        ann.save(index, settings.index / names[key])
+    files = generation.publish(["database", "lexical", *written])
     failpoints.reach("before-swap")
-    write_manifest(settings.index, _manifest(settings, plan, encoder, generation, counts, report, names))
-    _remove_old_generations(settings.index, keep={generation, generation - 1})
+    manifest = _manifest(plan, generation.number, encoder.key, counts, files, report)
+    write_manifest(settings.index, manifest)
+    remove_old(settings.index, keep={generation.number, generation.number - 1})
     report.articles, report.passages = counts["articles"], counts["passages"]
 
 
-def _live_generation(index_dir: Path) -> int:
-    """The generation number the manifest names (0 when there is no readable manifest)."""
-    try:
-        return int(read_manifest(index_dir).get("generation", 0))
-    except IndexProblem:
-        return 0
-
-
-def _write_folders(
-    store: Store,
-    model_key: str,
-    dimension: int,
-    counts: dict[str, int],
-    settings: BuildSettings,
-    names: dict[str, str],
-    generation: int,
-) -> list[tuple[Path, Path]]:
-    """Write the lexical index and, for compact vector indexes, the exact vectors that re-rank their candidates,
-    as partial folders; returns (partial, final) pairs (``names`` gains the folders' names)."""
-    names["lexical"] = f"lexical-{generation:06d}"
-    lexical.build(store.lexical_rows(), settings.index / f"{names['lexical']}.partial")
-    if ann.choose_kind(counts["passages"], settings.index_type, settings.compact) == "ivfpq":
-        names["exact"] = f"exact-{generation:06d}"
-        exact = settings.index / f"{names['exact']}.partial"
-        ann.save_exact(store.vectors(model_key, dimension), counts["passages"], dimension, exact)
-    folders = [names[key] for key in ("lexical", "exact") if key in names]
-    return [(settings.index / f"{name}.partial", settings.index / name) for name in folders]
-
-
-def _vector_indexes(
-    store: Store, model_key: str, dimension: int, counts: dict[str, int], settings: BuildSettings
-) -> dict[str, Any]:
-    """FAISS indexes over passage vectors and whole-article (head) vectors."""
-    sources = {
-        "vectors": ("passages", store.vectors),
-        "heads": ("heads", store.head_vectors),
-    }
-    return {
-        name: ann.build(
-            batches(model_key, dimension),
-            ann.choose_kind(counts[count], settings.index_type, settings.compact),
-            dimension,
-        )
-        for name, (count, batches) in sources.items()
-    }
-
-
-def _start_database(index_dir: Path, base: dict[str, Any] | None, target: Path) -> sqlite3.Connection:
+def _start_database(index_dir: Path, base: Manifest | None, target: Path) -> sqlite3.Connection:
     """A fresh database, or a consistent copy of the live one to update incrementally."""
     conn = open_db(target)
     if base is not None:
-        source = sqlite3.connect(
-            f"file:{index_dir / base['files']['database']}?mode=ro&immutable=1", uri=True
-        )
+        source = sqlite3.connect(f"file:{index_dir / base.files['database']}?mode=ro&immutable=1", uri=True)
         try:
             source.backup(conn)
         finally:
@@ -292,7 +288,7 @@ def _drop_old_fts(conn: sqlite3.Connection) -> None:
         conn.execute("VACUUM")
 
 
-def _apply_changes(store: Store, plan: _Plan, settings: BuildSettings, report: BuildReport) -> None:
+def _apply_changes(store: Store, plan: _Plan, report: BuildReport) -> None:
     """Replace the passages of changed and removed files; count new/changed/removed/kept passages."""
     touched = [f.relative for f in plan.changed] + plan.removed
     before = store.passage_hashes(touched)
@@ -311,7 +307,7 @@ def _apply_changes(store: Store, plan: _Plan, settings: BuildSettings, report: B
                 )
                 continue
             owners[article.id] = file.relative
-            after.update(_add_article(store, article, settings))
+            after.update(_add_article(store, article, plan.spec))
         store.stamp_source(file.relative, file.size, file.mtime_ns)
     _count_changes(before, after, store.counts()["passages"], report)
 
@@ -322,8 +318,8 @@ def _record_read(read: FileRead, report: BuildReport) -> None:
     report.warnings.extend(read.warnings)
 
 
-def _add_article(store: Store, article: Any, settings: BuildSettings) -> PassageKeys:
-    passages = chunk_article(article, settings.chunker)
+def _add_article(store: Store, article: Any, spec: IndexSpec) -> PassageKeys:
+    passages = chunk_article(article, spec.chunker)
     hashes = [content_hash(p.embedding_text()) for p in passages]
     head = head_text(article, passages)
     store.add_article(ArticleRecord(article, passages, hashes, (head, content_hash(head)) if head else None))
@@ -345,13 +341,12 @@ def _count_changes(before: PassageKeys, after: PassageKeys, total: int, report: 
 def _embed_missing(
     store: Store,
     encoder: Encoder,
-    model_key: str,
     settings: BuildSettings,
     report: BuildReport,
     on_progress: ProgressCallback | None,
 ) -> None:
-    """Embed every passage whose content hash has no cached vector for this model."""
-    inputs = store.embedding_inputs(store.missing_embeddings(model_key))
+    """Embed every passage whose content hash has no cached vector under this encoder's key."""
+    inputs = store.embedding_inputs(store.missing_embeddings(encoder.key))
     hashes = list(inputs)
     if not hashes:
         return
@@ -364,71 +359,34 @@ def _embed_missing(
     vectors = encoder.encode_passages(
         [inputs[h] for h in hashes], settings.batch_size, progress=settings.progress, on_progress=progress
     )
-    store.put_embeddings(model_key, hashes, vectors)
+    store.put_embeddings(encoder.key, hashes, vectors)
     report.embedded = len(hashes)
 
 
 def _manifest(
-    settings: BuildSettings,
     plan: _Plan,
-    encoder: Encoder,
     generation: int,
+    vector_key: str,
     counts: dict[str, int],
+    files: dict[str, str],
     report: BuildReport,
-    names: dict[str, str],
-) -> dict[str, Any]:
+) -> Manifest:
     skipped = [list(item) for item in report.skipped]
     if plan.base is not None:
         still_there = {f.relative for f in plan.files} - {f.relative for f in plan.changed}
-        skipped += [item for item in plan.base.get("skipped", []) if item[0] in still_there]
-    return {
-        "format_version": FORMAT_VERSION,
-        "generation": generation,
-        "built_at": now_iso(),
-        "corpus": _corpus_key(settings),
-        "model": {
-            "name": plan.ref.name,
-            "location": plan.ref.location,
-            "fingerprint": plan.ref.fingerprint,
-            "backend": encoder.backend,
-            "passage_tokens": encoder.passage_tokens,
-            "dimension": encoder.dimension,
-            "normalized": True,
-            "embedded_text": "title. section\\npassage",
-        },
-        "chunker": settings.chunker.as_dict(),
-        "counts": counts,
-        "index_type": ann.choose_kind(counts["passages"], settings.index_type, settings.compact),
-        "files": names,
-        "skipped": sorted(skipped),
-        "versions": library_versions(),
-    }
+        skipped += [item for item in plan.base.skipped if item[0] in still_there]
+    return Manifest(
+        generation=generation,
+        spec=plan.spec,
+        vector_key=vector_key,
+        index_type=VectorIndex.kind_for(counts["passages"], plan.spec.vectors),
+        counts=counts,
+        files=files,
+        corpus=_corpus_key(plan.corpus),
+        built_at=now_iso(),
+        skipped=sorted(skipped),
+        versions=library_versions(),
+    )
 
 
-def _remove_partials(index_dir: Path) -> None:
-    for path in index_dir.glob("*.partial"):
-        _remove(path)
-
-
-def _remove_old_generations(index_dir: Path, keep: set[int]) -> None:
-    """Delete generations older than the previous one (readers may still hold the previous one open)."""
-    for path in [
-        *index_dir.glob("passages-*.sqlite"),
-        *index_dir.glob("*-[0-9][0-9][0-9][0-9][0-9][0-9].faiss"),
-        *index_dir.glob("lexical-[0-9][0-9][0-9][0-9][0-9][0-9]"),
-        *index_dir.glob("exact-[0-9][0-9][0-9][0-9][0-9][0-9]"),
-    ]:
-        number = path.stem.rsplit("-", 1)[-1]
-        if number.isdigit() and int(number) not in keep:
-            _remove(path)
-
-
-def _remove(path: Path) -> None:
-    """Delete a file or a folder of files."""
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
-__all__ = ["BuildReport", "HealthsearchError", "build_index", "content_hash"]
+__all__ = ["BuildReport", "HealthsearchError", "build_index", "content_hash", "requested_spec"]

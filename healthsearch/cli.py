@@ -10,7 +10,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_PASSAGE_TOKENS
+from .config import (
+    BACKENDS,
+    DEFAULT_INDEX,
+    DEFAULT_MODEL,
+    DEFAULT_PASSAGE_TOKENS,
+    INDEX_KINDS,
+    MODES,
+    RERANK_DEPTH,
+)
 from .errors import HealthsearchError
 
 
@@ -66,14 +74,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _index_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index)")
+    parser.add_argument(
+        "--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})"
+    )
 
 
 def _define_build(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--corpus", type=Path, default=Path("corpus"), help="corpus folder (default: corpus)")
+    parser.description = (
+        "Build or update an index. A later build without flags keeps how the index was built (model, backend, "
+        "token limit, vector index, corpus folder); a flag changes that one field."
+    )
+    parser.add_argument(
+        "--corpus", type=Path, default=None, help="corpus folder (default: the index's, else corpus)"
+    )
     _index_arg(parser)
     parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help="sentence-transformers model name or local path"
+        "--model",
+        default=None,
+        help=f"sentence-transformers model name or local path (new index: {DEFAULT_MODEL})",
     )
     parser.add_argument("--full", action="store_true", help="re-read and re-embed everything")
     parser.add_argument("--batch-size", type=_positive_int, default=32)
@@ -81,26 +99,29 @@ def _define_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
         "--index-type",
-        choices=["auto", "flat", "ivf", "ivfpq"],
-        default="auto",
-        help="vector index (default auto: exact up to 50k passages, IVF beyond)",
+        choices=INDEX_KINDS,
+        default=None,
+        help="vector index (new index: auto, exact up to 50k passages, IVF beyond)",
     )
-    parser.add_argument(
+    compact = parser.add_mutually_exclusive_group()
+    compact.add_argument(
         "--compact",
         action="store_true",
+        default=None,
         help="product-quantized vectors, 56 bytes a passage in memory (exact vectors stay on disk for re-ranking)",
     )
+    compact.add_argument("--no-compact", dest="compact", action="store_false", help="full vectors in memory")
     parser.add_argument(
         "--backend",
-        choices=["auto", "torch", "torch-bf16", "onnx", "onnx-int8"],
-        default=DEFAULT_BACKEND,
-        help=f"how the model runs (default {DEFAULT_BACKEND}); onnx backends export the model once to a cache",
+        choices=BACKENDS,
+        default=None,
+        help="how the model runs (new index: auto); onnx backends export the model once to a cache",
     )
     parser.add_argument(
         "--passage-tokens",
         type=_positive_int,
-        default=DEFAULT_PASSAGE_TOKENS,
-        help=f"embed each passage's first N tokens (default {DEFAULT_PASSAGE_TOKENS}; the model's limit caps it)",
+        default=None,
+        help=f"embed each passage's first N tokens (new index: {DEFAULT_PASSAGE_TOKENS}; the model's limit caps it)",
     )
     parser.set_defaults(handler=_run_build)
 
@@ -112,7 +133,7 @@ def _define_search(parser: argparse.ArgumentParser) -> None:
         "--queries", type=Path, help='JSONL file of {"id": ..., "query": ...}; one output line each'
     )
     parser.add_argument("--k", type=int, default=10, help="number of passages (default 10)")
-    parser.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    parser.add_argument("--mode", choices=MODES, default="hybrid")
     parser.add_argument("--tag", action="append", default=[], help="only articles with this tag (repeatable)")
     parser.add_argument(
         "--source", action="append", default=[], help="only articles from this source (repeatable)"
@@ -134,7 +155,7 @@ def _define_eval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queries", type=Path, required=True, help='JSONL of {"id": ..., "query": ...}')
     parser.add_argument("--qrels", type=Path, required=True, help="TREC qrels: qid 0 article_id grade")
     parser.add_argument("--field", default="query", help="which JSON field holds the query text")
-    parser.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    parser.add_argument("--mode", choices=MODES, default="hybrid")
     parser.add_argument("--min-grade", type=int, default=1, help="grade that counts as relevant (default 1)")
     _reranker_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -163,7 +184,7 @@ def _reranker_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reranker",
         default=os.environ.get("HEALTHSEARCH_RERANKER") or None,
-        help="optional cross-encoder (folder or hub name) that re-scores the best 30 passages "
+        help=f"optional cross-encoder (folder or hub name) that re-scores the best {RERANK_DEPTH} passages "
         "(default: $HEALTHSEARCH_RERANKER, else none)",
     )
 
@@ -237,12 +258,17 @@ def _run_info(args: argparse.Namespace) -> int:
     from .report import manifest_summary
 
     manifest = read_manifest(args.index)
-    print(json.dumps(manifest, indent=2) if args.json else manifest_summary(manifest, args.index))
+    print(json.dumps(manifest.to_dict(), indent=2) if args.json else manifest_summary(manifest, args.index))
     return 0
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from .bench import BenchSettings, run_bench
+    try:
+        from benchmarks.bench import BenchSettings, run_bench
+    except ImportError:
+        raise HealthsearchError(
+            "bench runs from a source checkout: cd to the repository (the folder holding benchmarks/) first"
+        ) from None
 
     settings = BenchSettings(
         passages=args.passages,

@@ -1,4 +1,8 @@
-"""Settings of a build, resolved once and written into the manifest."""
+"""Settings and the names every front end shares (modes, backends, index kinds, file names).
+
+What shapes an index lives in spec.IndexSpec; BuildSettings holds how to run one build and which spec fields the
+caller wants changed (None keeps the live index's value).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,17 @@ DEFAULT_BACKEND = "auto"
 # Passages are embedded from their first 192 tokens: builds 1.1-1.4x faster than the model's 256, with LiveQA
 # nDCG@10 within 0.5 % (benchmarks/RESULTS.md); the lexical side always indexes the whole passage.
 DEFAULT_PASSAGE_TOKENS = 192
+MIN_PASSAGE_TOKENS = 16
+DEFAULT_CORPUS = Path("corpus")
+DEFAULT_INDEX = Path("index")
 MANIFEST_NAME = "manifest.json"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+
+MODES = ("hybrid", "dense", "lexical")
+BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
+INDEX_KINDS = ("auto", "flat", "ivf", "ivfpq")
+RERANK_DEPTH = 30  # passages an optional cross-encoder re-scores
+MAX_K = 1000
 
 
 @dataclass(frozen=True)
@@ -31,17 +44,18 @@ class ChunkerSettings:
 
 @dataclass(frozen=True)
 class BuildSettings:
-    """Everything a build needs to know."""
+    """One build: where, how to run it, and the spec fields to change (None: as the live index was built,
+    or the default for a new index)."""
 
-    corpus: Path = Path("corpus")
-    index: Path = Path("index")
-    model: str = DEFAULT_MODEL
+    corpus: Path | None = None
+    index: Path = DEFAULT_INDEX
     full: bool = False
     batch_size: int = 32
     device: str | None = None
-    chunker: ChunkerSettings = ChunkerSettings()
     progress: bool = True
-    index_type: str = "auto"
-    backend: str = DEFAULT_BACKEND
-    compact: bool = False
-    passage_tokens: int | None = DEFAULT_PASSAGE_TOKENS
+    model: str | None = None
+    backend: str | None = None
+    passage_tokens: int | None = None
+    index_type: str | None = None
+    compact: bool | None = None
+    chunker: ChunkerSettings | None = None

@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .config import DEFAULT_MODEL, DEFAULT_PASSAGE_TOKENS
+from .config import BACKENDS, DEFAULT_MODEL, DEFAULT_PASSAGE_TOKENS, MIN_PASSAGE_TOKENS
 from .errors import ModelError
 
 _PACKAGED_NAMES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
 _SMALL_FILE = 4 * 1024 * 1024
+QUERY_THREADS = 1
+BUILD_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,6 @@ def fingerprint_dir(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
 _BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
@@ -109,13 +110,15 @@ class Encoder:
         self.ref = model if isinstance(model, ModelRef) else resolve_model(model)
         self.device = device
         self.backend = resolve_backend(backend, device)
-        if passage_tokens is not None and passage_tokens < 16:
-            raise ModelError(f"passage token limit {passage_tokens} is too small; use at least 16")
+        if passage_tokens is not None and passage_tokens < MIN_PASSAGE_TOKENS:
+            raise ModelError(
+                f"passage token limit {passage_tokens} is too small; use at least {MIN_PASSAGE_TOKENS}"
+            )
         self.passage_tokens = passage_tokens
         if self.backend.startswith("onnx") and not self.ref.local:
             raise ModelError(f"the {self.backend} backend needs a local model folder; use --backend torch")
         self._model: Any = None
-        self._runner: Any = None
+        self._runners: dict[int, Any] = {}
 
     @property
     def key(self) -> str:
@@ -133,14 +136,18 @@ class Encoder:
 
     @property
     def runner(self) -> Any:
-        """The onnxruntime pipeline, exporting the model on first use (ONNX backends)."""
-        if self._runner is None:
+        """The onnxruntime pipeline for passages (all cores), exporting the model on first use (ONNX backends)."""
+        return self._onnx_runner(BUILD_THREADS)
+
+    def _onnx_runner(self, threads: int) -> Any:
+        """One onnxruntime session per thread count: queries get their own single-threaded one."""
+        if threads not in self._runners:
             from .onnx_backend import OnnxRunner, exported_model
 
             folder = Path(self.ref.location)
             onnx_file = exported_model(folder, self.ref.fingerprint, quantized=self.backend == "onnx-int8")
-            self._runner = OnnxRunner(folder, onnx_file)
-        return self._runner
+            self._runners[threads] = OnnxRunner(folder, onnx_file, threads)
+        return self._runners[threads]
 
     @property
     def dimension(self) -> int:
@@ -152,8 +159,12 @@ class Encoder:
         return int(getter())
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One normalized vector for a search query, shape (dim,)."""
-        return self._encode([text], batch_size=1)[0]
+        """One normalized vector for a search query, shape (dim,), computed on this thread alone.
+
+        One query is too small to share out: spread over the cores it waits on every other process and query
+        thread (benchmarks/RESULTS.md, "Queries under load"), so each query runs on one core.
+        """
+        return self._encode([text], batch_size=1, threads=QUERY_THREADS)[0]
 
     def encode_passages(
         self,
@@ -174,15 +185,21 @@ class Encoder:
         with tqdm(total=len(texts), unit="passage", desc="Embedding", disable=not progress) as bar:
             for start in range(0, len(texts), step):
                 chosen = order[start : start + step]
-                out[chosen] = self._encode([texts[i] for i in chosen], batch_size, self.passage_tokens)
+                out[chosen] = self._encode(
+                    [texts[i] for i in chosen], batch_size, self.passage_tokens, threads=BUILD_THREADS
+                )
                 bar.update(len(chosen))
                 if on_progress is not None:
                     on_progress(min(start + step, len(texts)), len(texts))
         return out
 
-    def _encode(self, texts: Sequence[str], batch_size: int, max_tokens: int | None = None) -> np.ndarray:
+    def _encode(
+        self, texts: Sequence[str], batch_size: int, max_tokens: int | None = None, threads: int = 1
+    ) -> np.ndarray:
         if self.backend.startswith("onnx"):
-            return np.asarray(self.runner.encode(texts, batch_size, max_tokens), dtype=np.float32)
+            runner = self._onnx_runner(threads)
+            return np.asarray(runner.encode(texts, batch_size, max_tokens), dtype=np.float32)
+        _use_threads(threads)
         with _token_limit(self.model, max_tokens):
             vectors = self.model.encode(
                 list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
@@ -191,6 +208,14 @@ class Encoder:
         return np.ascontiguousarray(
             vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
         )
+
+
+def _use_threads(count: int) -> None:
+    """Set torch's intra-op thread count for the calling thread (OpenMP keeps it per thread)."""
+    import torch
+
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
 
 
 @contextlib.contextmanager

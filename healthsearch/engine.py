@@ -10,13 +10,19 @@ Engines:
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from .store import StoredPassage
+from .ann import VectorIndex
+from .errors import IndexProblem
+from .lexical import LexicalIndex
+from .manifest import Manifest
+from .store import Store, StoredPassage, open_db
 
 Ranking = list[tuple[int, float]]  # (passage id, score), best first
 
@@ -77,3 +83,64 @@ class Engine(Protocol):
     def close(self) -> None:
         """Release files and connections."""
         ...
+
+
+class LocalEngine:
+    """Files in the index folder: SQLite rows, FAISS vectors (ann.VectorIndex) and bm25s BM25 (LexicalIndex)."""
+
+    def __init__(
+        self, store: Store, vectors: VectorIndex, lexical: LexicalIndex, vector_key: str, dimension: int
+    ):
+        self.store = store
+        self.vectors = vectors
+        self.lexical_index = lexical
+        self.vector_key = vector_key
+        self.dimension = dimension
+        self.counts = store.counts()
+
+    @classmethod
+    def open(cls, index_dir: Path, manifest: Manifest) -> LocalEngine:
+        """Open the live generation's files, with a remedy for each missing or damaged one."""
+        files, hint = manifest.files, f"run: python build_index.py --index {index_dir} --full"
+        try:
+            store = Store(open_db(index_dir / files["database"], readonly=True))
+            store.counts()
+        except sqlite3.Error as exc:
+            raise IndexProblem(f"database in {index_dir} is damaged ({exc}); {hint}") from None
+        dimension = manifest.spec.model.dimension
+        vectors = VectorIndex.load(index_dir, files, manifest.counts, dimension, manifest.index_type)
+        lexical = LexicalIndex.load(index_dir / files["lexical"])
+        return cls(store, vectors, lexical, manifest.vector_key, dimension)
+
+    def dense(self, query: np.ndarray, limit: int, filters: Filters, use_heads: bool) -> Ranking:
+        """FAISS nearest passages (filters are applied by the Searcher)."""
+        return self.vectors.nearest(query, limit, use_heads)
+
+    def lexical(self, text: str, limit: int, filters: Filters) -> Ranking:
+        """bm25s ranking (filters are applied by the Searcher)."""
+        return self.lexical_index.search(text, limit)
+
+    def similarities(self, query: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        """Cosine with each passage's cached vector, or with its whole article's vector where that is higher."""
+        found = self.store.vectors_of(self.vector_key, self.dimension, list(ids))
+        heads = self.store.article_vectors_of(self.vector_key, self.dimension, list(ids))
+        return {
+            pid: max(float(vector @ query), float(heads[pid] @ query) if pid in heads else -1.0)
+            for pid, vector in found.items()
+        }
+
+    def fetch_passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
+        """Rows from SQLite."""
+        return self.store.fetch_passages(list(ids))
+
+    def article_passages(self, article_id: str) -> list[StoredPassage]:
+        """Rows of one article in reading order."""
+        return self.store.article_passages(article_id)
+
+    def facets(self) -> dict[str, list[str]]:
+        """Tags and sources in SQLite."""
+        return self.store.facets()
+
+    def close(self) -> None:
+        """Close the database (FAISS and bm25s files are memory-mapped and go with the objects)."""
+        self.store.conn.close()

@@ -15,3 +15,7 @@ class CorpusError(HealthsearchError):
 
 class ModelError(HealthsearchError):
     """The embedding model cannot be found or loaded."""
+
+
+class SafetyDataError(HealthsearchError):
+    """A safety data file (pattern table, exemplar bank, calibration) has a bad entry; names file and line."""

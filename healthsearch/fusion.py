@@ -22,32 +22,6 @@ def rrf(
     return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
-def zscore(rankings: Sequence[Ranking], weights: Sequence[float] | None = None) -> list[tuple[int, float]]:
-    """Weighted sum of per-list z-scores; an item missing from a list gets that list's lowest z."""
-    weights = weights or [1.0] * len(rankings)
-    if len(weights) != len(rankings):
-        raise ValueError("one weight per ranking")
-    normalised = [_z(ranking) for ranking in rankings]
-    items = {item for scores in normalised for item in scores}
-    fused = {
-        item: sum(
-            w * scores.get(item, min(scores.values(), default=0.0))
-            for w, scores in zip(weights, normalised, strict=True)
-        )
-        for item in items
-    }
-    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
-
-
-def _z(ranking: Ranking) -> dict[int, float]:
-    if not ranking:
-        return {}
-    scores = [score for _, score in ranking]
-    mean = sum(scores) / len(scores)
-    spread = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5 or 1.0
-    return {item: (score - mean) / spread for item, score in ranking}
-
-
 def best_of(rankings: Sequence[Ranking]) -> list[tuple[int, float]]:
     """Merge rankings of comparable scores keeping each item's best score."""
     best: dict[int, float] = {}

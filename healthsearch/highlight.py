@@ -6,11 +6,9 @@ import html
 import itertools
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-
-import Stemmer
 
 from .chunking import split_sentences
+from .lexical import stem_words
 from .query import query_terms
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -24,13 +22,8 @@ class Highlight:
     terms: list[tuple[int, int]]
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
 def _stems(words: list[str]) -> list[str]:
-    return list(_stemmer().stemWords([w.lower() for w in words]))
+    return stem_words(words)
 
 
 def find_highlight(text: str, query: str) -> Highlight:

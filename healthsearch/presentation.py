@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from . import config
 from .highlight import to_html
+from .relevance import match_level
 from .search import Result
 from .store import StoredPassage
 
@@ -23,7 +25,7 @@ EXAMPLE_QUERIES = (
     "itchy red patches on my skin",
     "heartburn after eating",
 )
-MODES = {"Hybrid": "hybrid", "Semantic": "dense", "Keyword": "lexical"}
+MODES = dict(zip(("Hybrid", "Semantic", "Keyword"), config.MODES, strict=True))  # page label → mode
 
 CSS = """
 <style>
@@ -73,22 +75,20 @@ def more_from_article(group: ArticleGroup, passages: Sequence[StoredPassage]) ->
     return matched + [(p.section, p.text) for p in passages if p.passage_id not in matched_ids]
 
 
-def relevance_cue(position: int) -> tuple[int, str]:
-    """1–5 filled dots by where an article ranks (fused scores have no absolute meaning), with a word."""
-    for last, dots, word in ((1, 5, "best match"), (3, 4, "strong match"), (6, 3, "good match")):
-        if position <= last:
-            return dots, word
-    return 2, "related"
+def relevance_cue(group: ArticleGroup) -> tuple[int, str]:
+    """Filled dots of 5 and a word for how closely the article's best passage matches (relevance.py)."""
+    scored = [r.similarity for r in group.results if r.similarity is not None]
+    return match_level(max(scored) if scored else None)
 
 
-def card_html(group: ArticleGroup, query: str, position: int) -> str:
+def card_html(group: ArticleGroup, query: str) -> str:
     """An article card: escaped title, source, tags, the best passage with marks and a relevance cue."""
     best = group.results[0]
-    dots, word = relevance_cue(position)
+    dots, word = relevance_cue(group)
     title = html.escape(group.title)
     if _safe_url(group.url):
         title = f'<a href="{html.escape(group.url, quote=True)}" target="_blank" rel="noopener">{title}</a>'
-    cue = f'<span class="hs-cue" title="{word}">{"●" * dots}{"○" * (5 - dots)} {word}</span>'
+    cue = f'<span class="hs-cue" title="{word}">{"●" * dots}{"○" * (5 - dots)} {word}</span>' if dots else ""
     tags = "".join(f'<span class="hs-tag">{html.escape(t)}</span>' for t in group.tags)
     section = f'<div class="hs-section">{html.escape(best.section)}</div>' if best.section else ""
     return (

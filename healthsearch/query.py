@@ -118,11 +118,3 @@ def clean_consumer_question(text: str) -> str:
     cleaned = _CODES.sub(" ", _PLEASANTRIES.sub(" ", cleaned))
     cleaned = " ".join(cleaned.split()).strip(" .,;")
     return cleaned or text.strip()
-
-
-def split_subject(text: str, max_words: int = 8) -> tuple[str, str]:
-    """("subject", "rest") when a question starts with a short subject line ending in ". ", else ("", text)."""
-    head, separator, rest = text.partition(". ")
-    if separator and rest and 0 < len(head.split()) <= max_words:
-        return head.strip(), rest.strip()
-    return "", text

@@ -6,24 +6,28 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from .answer import TRUNCATION_NOTE, answer
 from .build import BuildReport
 from .config import BuildSettings
-from .errors import HealthsearchError
-from .safety import detect_emergency
+from .manifest import Manifest
+from .relevance import NO_CLOSE_MATCH
 from .search import Searcher
+from .spec import IndexSpec
 
 MAX_LISTED = 20
 
 
 def print_build_report(report: BuildReport, settings: BuildSettings) -> None:
-    """One screen: counts, timing, skipped files with reasons, warnings."""
+    """One screen: what changed in the spec, counts, timing, skipped files with reasons, warnings."""
     for note in report.notes:
         print(f"note: {note}")
     state = "up to date" if report.up_to_date else "built"
     print(
         f"Index {settings.index} {state}: {report.articles} articles, {report.passages} passages "
-        f"from {settings.corpus}"
+        f"from {report.corpus}"
     )
+    if report.spec is not None:
+        print(f"  {spec_line(report.spec)}")
     print(
         f"  passages: {report.new} new, {report.changed} changed, {report.removed} removed, {report.kept} kept"
     )
@@ -38,6 +42,14 @@ def print_build_report(report: BuildReport, settings: BuildSettings) -> None:
     _print_list(f"{len(report.warnings)} warning(s)", report.warnings)
 
 
+def spec_line(spec: IndexSpec) -> str:
+    """The spec in one line: model, backend, token limit, vector index, engine."""
+    model, vectors = spec.model, spec.vectors
+    tokens = f"{model.passage_tokens} tokens" if model.passage_tokens else "the model's token limit"
+    kind = "compact" if vectors.compact else vectors.kind
+    return f"model {model.name} ({model.backend}, passages cut at {tokens}); vectors {kind}; engine {spec.engine.name}"
+
+
 def _print_list(title: str, lines: list[str]) -> None:
     if not lines:
         return
@@ -49,16 +61,11 @@ def _print_list(title: str, lines: list[str]) -> None:
 
 
 def search_record(searcher: Searcher, record: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """The JSON contract for one query: query (or id), emergency, results — or an error."""
-    query = str(record.get("query", ""))
-    alert = detect_emergency(query)
-    head = {"id": record["id"]} if "id" in record else {"query": query}
-    out: dict[str, Any] = {**head, "emergency": alert.message if alert else None}
-    try:
-        out["results"] = [r.to_dict() for r in searcher.search(query, **options)]
-    except HealthsearchError as exc:
-        out["results"], out["error"] = [], str(exc)
-    return out
+    """The JSON contract for one query (see answer.Answer.to_dict), with the record's id when it has one."""
+    found = answer(searcher, str(record.get("query", "")), **options).to_dict()
+    return (
+        {"id": record["id"], **{k: v for k, v in found.items() if k != "query"}} if "id" in record else found
+    )
 
 
 def print_results(record: dict[str, Any]) -> str:
@@ -66,6 +73,10 @@ def print_results(record: dict[str, Any]) -> str:
     lines = []
     if record["emergency"]:
         lines += [f"!! {record['emergency']}", ""]
+    if record.get("truncated"):
+        lines += [TRUNCATION_NOTE, ""]
+    if record["results"] and not record["close_match"]:
+        lines += [f"{NO_CLOSE_MATCH}; the nearest passages follow.", ""]
     if not record["results"]:
         lines.append("No matching passages. Try other words, or fewer of them.")
     for result in record["results"]:
@@ -77,29 +88,27 @@ def print_results(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def manifest_summary(manifest: dict[str, Any], index_dir: Path) -> str:
+def manifest_summary(manifest: Manifest, index_dir: Path) -> str:
     """The manifest facts a person wants to see."""
-    model, counts = manifest["model"], manifest["counts"]
+    model, counts, files = manifest.spec.model, manifest.counts, manifest.files
+    tokens = f"{model.passage_tokens} tokens" if model.passage_tokens else "the model's limit"
     return "\n".join(
         [
-            f"index:      {index_dir} (generation {manifest.get('generation')}, format {manifest['format_version']})",
-            f"built at:   {manifest.get('built_at')}",
-            f"corpus:     {manifest.get('corpus')}",
+            f"index:      {index_dir} (generation {manifest.generation}, format {manifest.format_version})",
+            f"built at:   {manifest.built_at}",
+            f"corpus:     {manifest.corpus}",
             f"articles:   {counts['articles']}",
             f"passages:   {counts['passages']}",
-            f"model:      {model['name']} (dimension {model['dimension']}, fingerprint {model['fingerprint']})",
-            f"embedding:  backend {model.get('backend', 'torch')}, passages cut at "
-            + (f"{model['passage_tokens']} tokens" if model.get("passage_tokens") else "the model's limit"),
-            f"vectors:    {manifest.get('index_type')} in {manifest['files']['vectors']}"
-            + (f" (re-ranked with {manifest['files']['exact']}/)" if "exact" in manifest["files"] else ""),
-            "lexical:    "
-            + (
-                f"BM25 (bm25s) in {manifest['files']['lexical']}/"
-                if "lexical" in manifest["files"]
-                else "none yet; run build_index.py"
-            ),
-            f"chunker:    {manifest.get('chunker')}",
-            f"skipped:    {len(manifest.get('skipped', []))} file(s)",
-            "versions:   " + ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("versions", {}).items())),
+            f"model:      {model.name} (dimension {model.dimension}, fingerprint {model.fingerprint})",
+            f"            {model.location}",
+            f"embedding:  backend {model.backend}, passages cut at {tokens}",
+            f"vectors:    {manifest.index_type} in {files['vectors']}"
+            + (f" (re-ranked with {files['exact']}/)" if "exact" in files else "")
+            + (" (compact)" if manifest.spec.vectors.compact else ""),
+            f"lexical:    BM25 (bm25s) in {files['lexical']}/",
+            f"engine:     {manifest.spec.engine.name}",
+            f"chunker:    {manifest.spec.chunker.as_dict()}",
+            f"skipped:    {len(manifest.skipped)} file(s)",
+            "versions:   " + ", ".join(f"{k} {v}" for k, v in sorted(manifest.versions.items())),
         ]
     )

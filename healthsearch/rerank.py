@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from .config import RERANK_DEPTH
 from .documents import Passage
 from .errors import ModelError
 from .store import StoredPassage
 
-DEFAULT_DEPTH = 30
+DEFAULT_DEPTH = RERANK_DEPTH
 
 
 class Reranker:

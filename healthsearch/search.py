@@ -1,50 +1,49 @@
-"""Searcher: dense (FAISS) and lexical (bm25s BM25) retrieval, fused, filtered, one result per passage."""
+"""Searcher: dense and lexical rankings from an engine, fused, filtered, one result per passage.
+
+The encoder comes from the index's spec (model files, backend, passage token limit), so an index built off the
+defaults is searched as it was built.
+"""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import ann, fusion
+from . import fusion
+from .config import MAX_K, MODES
 from .embedding import Encoder, ModelRef, resolve_model
+from .engine import Engine, Filters, LocalEngine, Ranking
 from .errors import HealthsearchError, IndexProblem
 from .highlight import best_sentence
-from .lexical import LexicalIndex
-from .manifest import manifest_path, read_manifest
-from .query import clean_consumer_question, clean_query, split_subject
+from .manifest import Manifest, manifest_path, read_manifest
+from .query import clean_consumer_question, clean_query
 from .rerank import Reranker
-from .store import Store, StoredPassage, open_db
+from .spec import ModelSpec, model_of
+from .store import StoredPassage
 from .vocabulary import clinical_terms
-
-MODES = ("hybrid", "dense", "lexical")
-FUSIONS = ("rrf", "zscore")
-MAX_K = 1000
 
 
 @dataclass(frozen=True)
 class SearchConfig:
     """How rankings are made and fused; the defaults are the measured best (benchmarks/RESULTS.md)."""
 
-    fusion: str = "rrf"
     rrf_k: int = 60
     lexical_weight: float = 0.5
     depth: int = 100
     use_heads: bool = True
     clean_question: bool = True
-    subject_weight: float = 0.0
     expand_lay_terms: bool = True
     expand_dense: bool = True
-    bm25_weights: tuple[float, float, float] = (2.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
 class Result:
-    """One passage that answers a query."""
+    """One passage that answers a query; ``similarity`` is the cosine of the query with the passage's own
+    vector (None when no query vector was computed, as in bulk lexical runs)."""
 
     rank: int
     score: float
@@ -57,6 +56,7 @@ class Result:
     source: str
     tags: list[str]
     best_sentence: str
+    similarity: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -69,42 +69,20 @@ class Searcher:
     def __init__(
         self,
         index_dir: Path,
-        manifest: dict[str, Any],
+        manifest: Manifest,
+        engine: Engine,
         encoder: Encoder,
         config: SearchConfig | None = None,
         reranker: Reranker | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.manifest = manifest
+        self.engine = engine
         self.encoder = encoder
         self.config = config or SearchConfig()
         self.reranker = reranker
-        if self.config.fusion not in FUSIONS:
-            raise HealthsearchError(
-                f"unknown fusion {self.config.fusion!r}; choose one of: {', '.join(FUSIONS)}"
-            )
+        self.counts = engine.counts
         self._stamp = _manifest_stamp(index_dir)
-        files = manifest["files"]
-        try:
-            self.store = Store(open_db(index_dir / files["database"], readonly=True))
-            self.counts = self.store.counts()
-        except sqlite3.Error as exc:
-            raise IndexProblem(
-                f"database in {index_dir} is damaged ({exc}); run: python build_index.py --index {index_dir} --full"
-            ) from None
-        vectors = index_dir / files["vectors"]
-        if not vectors.is_file():
-            raise IndexProblem(f"{vectors} is missing; run: python build_index.py --index {index_dir} --full")
-        dimension = manifest["model"]["dimension"]
-        self.vectors = ann.load(vectors, self.counts["passages"], dimension)
-        self.exact = ann.load_exact(index_dir / files["exact"]) if "exact" in files else None
-        heads = index_dir / files["heads"] if "heads" in files else None
-        self.heads = ann.load(heads, self.counts["heads"], dimension) if heads else None
-        if "lexical" not in files:
-            raise IndexProblem(
-                f"{index_dir} has no lexical index yet; run: python build_index.py --index {index_dir}"
-            )
-        self.lexical_index = LexicalIndex.load(index_dir / files["lexical"])
 
     @classmethod
     def open(
@@ -116,17 +94,29 @@ class Searcher:
         config: SearchConfig | None = None,
         reranker: Reranker | None = None,
     ) -> Searcher:
-        """Open an index; ``model`` (default: the one that built it) or ``encoder`` must match the index.
+        """Open an index. The encoder follows the index's spec; ``model`` or ``encoder`` may name the same files
+        (another copy, a shared loaded model) and are refused when they differ.
 
         With a ``reranker`` (an optional cross-encoder) the best fused passages are re-scored before the cut to k.
         """
         index_dir = Path(index_dir)
         manifest = read_manifest(index_dir)
-        ref = _matching_model(index_dir, manifest, encoder.ref if encoder else model)
-        backend, tokens = manifest["model"].get("backend", "torch"), manifest["model"].get("passage_tokens")
-        if encoder is None or (encoder.backend, encoder.passage_tokens) != (backend, tokens):
-            encoder = Encoder(ref, device, backend, tokens)
-        return cls(index_dir, manifest, encoder, config, reranker)
+        encoder = encoder_for_index(index_dir, manifest, model, device, encoder)
+        return cls(index_dir, manifest, open_engine(index_dir, manifest), encoder, config, reranker)
+
+    def prepare(self, query: str) -> str:
+        """The text searched for a query: cleaned, and with greetings and codes of written questions dropped."""
+        text = clean_query(query).text
+        return clean_consumer_question(text) if self.config.clean_question else text
+
+    def dense_text(self, text: str) -> str:
+        """What the encoder embeds for prepared text: everyday words may add clinical ones."""
+        extra = clinical_terms(text) if self.config.expand_lay_terms and self.config.expand_dense else ""
+        return f"{text} ({extra})" if extra else text
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The vector dense search uses for prepared text."""
+        return self.encoder.encode_query(self.dense_text(text))
 
     def search(
         self,
@@ -136,92 +126,122 @@ class Searcher:
         tags: Sequence[str] = (),
         sources: Sequence[str] = (),
         highlight: bool = True,
+        query_vector: np.ndarray | None = None,
     ) -> list[Result]:
         """The ``k`` best passages for ``query``, best first; tags/sources filters keep the page full.
 
-        ``highlight=False`` skips finding each passage's best sentence (for bulk evaluation).
+        ``highlight=False`` skips finding each passage's best sentence (for bulk evaluation). ``query_vector``
+        (from :meth:`query_vector`) saves encoding the query again.
         """
-        text = clean_query(query).text
-        if self.config.clean_question:
-            text = clean_consumer_question(text)
+        text = self.prepare(query)
         if not text:
             raise HealthsearchError("the query is empty; type a few words such as: heel pain after running")
         if mode not in MODES:
             raise HealthsearchError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
         if k < 1:
             raise HealthsearchError(f"k must be at least 1 (got {k})")
-        k = min(k, MAX_K, self.counts["passages"])
-        keep = _filter(set(tags), set(sources))
+        if query_vector is None and mode != "lexical":
+            query_vector = self.query_vector(text)
+        hits = self._hits(
+            text, query_vector, min(k, MAX_K, self.counts["passages"]), mode, Filters.of(tags, sources)
+        )
+        similarity = (
+            self.engine.similarities(query_vector, [row.id for row, _ in hits])
+            if query_vector is not None
+            else {}
+        )
+        return [
+            _result(rank, row, score, text if highlight else "", similarity.get(row.id))
+            for rank, (row, score) in enumerate(hits, start=1)
+        ]
+
+    def _hits(
+        self, text: str, vector: np.ndarray | None, k: int, mode: str, filters: Filters
+    ) -> list[tuple[StoredPassage, float]]:
+        """The best ``k`` passage rows that pass the filters, digging deeper until the page is full."""
         depth = max(self.config.depth, 5 * k)
         while True:
-            ranked = self._ranked(text, mode, depth)
-            rows = self.store.fetch_passages([i for i, _ in ranked])
-            hits = [(rows[i], s) for i, s in ranked if i in rows and keep(rows[i])]
+            ranked = self._ranked(text, vector, mode, depth, filters)
+            rows = self.engine.fetch_passages([i for i, _ in ranked])
+            hits = [(rows[i], s) for i, s in ranked if i in rows and filters.keep(rows[i])]
             if len(hits) >= k or depth >= self.counts["passages"]:
                 if self.reranker is not None:
                     hits = self.reranker.rerank(text, hits)
-                return [
-                    _result(rank, row, score, text if highlight else "")
-                    for rank, (row, score) in enumerate(hits[:k], start=1)
-                ]
+                return hits[:k]
             depth *= 4
 
-    def _ranked(self, text: str, mode: str, depth: int) -> list[tuple[int, float]]:
-        """Passage ids with scores, best first, for one mode; everyday words may add clinical ones."""
+    def _ranked(
+        self, text: str, vector: np.ndarray | None, mode: str, depth: int, filters: Filters
+    ) -> Ranking:
+        """Passage ids with scores, best first, for one mode."""
         extra = clinical_terms(text) if self.config.expand_lay_terms else ""
-        lexical_text = f"{text} {extra}" if extra else text
+        lexical = (
+            self.engine.lexical(f"{text} {extra}" if extra else text, depth, filters)
+            if mode != "dense"
+            else []
+        )
         if mode == "lexical":
-            return self.lexical(lexical_text, depth)
-        dense = self.dense(f"{text} ({extra})" if extra and self.config.expand_dense else text, depth)
+            return lexical
+        assert vector is not None
+        dense = self.engine.dense(vector, depth, filters, self.config.use_heads)
         if mode == "dense":
             return dense
-        return self._fuse([dense, self.lexical(lexical_text, depth)], [1.0, self.config.lexical_weight])
-
-    def _fuse(self, rankings: list[list[tuple[int, float]]], weights: list[float]) -> list[tuple[int, float]]:
-        if self.config.fusion == "zscore":
-            return fusion.zscore(rankings, weights)
-        return fusion.rrf(rankings, k=self.config.rrf_k, weights=weights)
-
-    def dense(self, text: str, depth: int) -> list[tuple[int, float]]:
-        """Cosine ranking: passage vectors merged with whole-article vectors (as the article's first passage)."""
-        query = self._query_vector(text)
-        content = self.nearest(query, depth)
-        if self.heads is not None and self.config.use_heads:
-            content = fusion.best_of([content, ann.search(self.heads, query, depth)])
-        return content
-
-    def nearest(self, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
-        """Nearest passage vectors; a compact index's candidates are re-ranked with the exact vectors."""
-        if self.exact is None:
-            return ann.search(self.vectors, query, limit)
-        return ann.refine(
-            self.exact, query, ann.search(self.vectors, query, ann.candidates_to_refine(limit)), limit
-        )
-
-    def _query_vector(self, text: str) -> np.ndarray:
-        """The query's vector; with ``subject_weight``, a short subject line is weighted in again."""
-        vector = self.encoder.encode_query(text)
-        subject, _ = split_subject(text)
-        if self.config.subject_weight <= 0 or not subject:
-            return vector
-        mixed = vector + self.config.subject_weight * self.encoder.encode_query(subject)
-        return np.asarray(mixed / np.linalg.norm(mixed), dtype=np.float32)
-
-    def lexical(self, text: str, depth: int) -> list[tuple[int, float]]:
-        """BM25 ranking; any text is safe (it is only tokenized), no known terms means no results."""
-        return self.lexical_index.search(text, depth, self.config.bm25_weights)
+        return fusion.rrf([dense, lexical], k=self.config.rrf_k, weights=[1.0, self.config.lexical_weight])
 
     def article_passages(self, article_id: str) -> list[StoredPassage]:
         """All passages of one article, for "more from this article"."""
-        return self.store.article_passages(article_id)
+        return self.engine.article_passages(article_id)
 
     def facets(self) -> dict[str, list[str]]:
         """Tags and sources available for filtering."""
-        return self.store.facets()
+        return self.engine.facets()
 
     def changed_on_disk(self) -> bool:
         """True when a build has committed a newer generation since this Searcher opened."""
         return _manifest_stamp(self.index_dir) != self._stamp
+
+
+def open_engine(index_dir: Path, manifest: Manifest) -> Engine:
+    """The engine the spec names, opened on the live generation."""
+    return LocalEngine.open(index_dir, manifest)
+
+
+def encoder_for_index(
+    index_dir: Path,
+    manifest: Manifest,
+    model: str | None = None,
+    device: str | None = None,
+    encoder: Encoder | None = None,
+) -> Encoder:
+    """The query encoder of an index: its spec's model files, backend and token limit.
+
+    A given ``encoder`` is used as it is when it matches all three; ``model`` may point at another copy of the
+    same files. Other model files are refused with the command that rebuilds the index for them.
+    """
+    built = manifest.spec.model
+    if encoder is not None:
+        _check_same_files(encoder.ref, built, index_dir)
+        if (encoder.backend, encoder.passage_tokens) == (built.backend, built.passage_tokens):
+            return encoder
+        return Encoder(replace(encoder.ref, name=built.name), device, built.backend, built.passage_tokens)
+    return encoder_for_spec(built, index_dir, model, device)
+
+
+def encoder_for_spec(
+    built: ModelSpec, index_dir: Path, model: str | None = None, device: str | None = None
+) -> Encoder:
+    """A new encoder for the model a spec names (or ``model``, when it holds the same files)."""
+    ref = resolve_model(model) if model else model_of(built)
+    _check_same_files(ref, built, index_dir)
+    return Encoder(replace(ref, name=built.name), device, built.backend, built.passage_tokens)
+
+
+def _check_same_files(ref: ModelRef, built: ModelSpec, index_dir: Path) -> None:
+    if ref.fingerprint != built.fingerprint:
+        raise IndexProblem(
+            f"the index in {index_dir} was built with model {built.name} but queries would use {ref.name} "
+            f"(different files); rebuild with: python build_index.py --index {index_dir} --model {ref.name}"
+        )
 
 
 def _manifest_stamp(index_dir: Path) -> int:
@@ -231,31 +251,7 @@ def _manifest_stamp(index_dir: Path) -> int:
         return 0
 
 
-def _matching_model(index_dir: Path, manifest: dict[str, Any], requested: str | ModelRef | None) -> ModelRef:
-    """Resolve the model for queries and refuse one that did not build this index."""
-    built = manifest["model"]
-    if isinstance(requested, ModelRef):
-        ref = requested
-    elif requested:
-        ref = resolve_model(requested)
-    else:
-        ref = resolve_model(built["location"] if Path(built["location"]).is_dir() else built["name"])
-    if ref.fingerprint != built.get("fingerprint"):
-        raise IndexProblem(
-            f"the index in {index_dir} was built with model {built['name']} but queries would use {ref.name} "
-            f"(different files); rebuild with: python build_index.py --index {index_dir} --model {ref.name} --full"
-        )
-    return replace(ref, name=built["name"])  # the same files under the name the index knows them by
-
-
-def _filter(tags: set[str], sources: set[str]) -> Callable[[StoredPassage], bool]:
-    def keep(row: StoredPassage) -> bool:
-        return (not tags or bool(tags & set(row.tags))) and (not sources or row.source in sources)
-
-    return keep
-
-
-def _result(rank: int, row: StoredPassage, score: float, query: str) -> Result:
+def _result(rank: int, row: StoredPassage, score: float, query: str, similarity: float | None) -> Result:
     return Result(
         rank=rank,
         score=round(score, 6),
@@ -268,4 +264,5 @@ def _result(rank: int, row: StoredPassage, score: float, query: str) -> Result:
         source=row.source,
         tags=row.tags,
         best_sentence=best_sentence(row.text, query) if query else "",
+        similarity=None if similarity is None else round(similarity, 4),
     )

@@ -7,9 +7,11 @@ page build their encoder from it, so an index built with another model, backend 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 from .config import DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_PASSAGE_TOKENS, ChunkerSettings
+from .embedding import ModelRef, resolve_model
 from .errors import IndexProblem
 
 ENGINES = ("local", "milvus")
@@ -134,3 +136,8 @@ def _show(value: Any) -> str:
     if value is None:
         return "model limit"
     return str(value) if value != "" else "none"
+
+
+def model_of(spec: ModelSpec) -> ModelRef:
+    """Find the files of the model a spec names: its recorded folder if still there, else by name."""
+    return resolve_model(spec.location if spec.location and Path(spec.location).is_dir() else spec.name)

@@ -207,6 +207,30 @@ class Store:
         )
         return _vector_batches(self.conn.execute(query, (model,)), dimension, batch)
 
+    def vectors_of(self, model: str, dimension: int, ids: list[int]) -> dict[int, np.ndarray]:
+        """The cached vectors of some passages, by passage id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "SELECT p.id, e.vector FROM passages p JOIN embeddings e ON e.content_hash = p.content_hash"
+            f" AND e.model = ? WHERE p.id IN ({marks})",
+            [model, *ids],
+        )
+        return {pid: np.frombuffer(blob, dtype=np.float32, count=dimension) for pid, blob in rows}
+
+    def article_vectors_of(self, model: str, dimension: int, ids: list[int]) -> dict[int, np.ndarray]:
+        """The whole-article (head) vector of each passage's article, by passage id (articles with a head)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "SELECT p.id, e.vector FROM passages p JOIN articles a ON a.id = p.article_id JOIN embeddings e"
+            f" ON e.content_hash = a.head_hash AND e.model = ? WHERE p.id IN ({marks})",
+            [model, *ids],
+        )
+        return {pid: np.frombuffer(blob, dtype=np.float32, count=dimension) for pid, blob in rows}
+
     def head_vectors(
         self, model: str, dimension: int, batch: int = 50_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -55,3 +55,34 @@ def copy_sample(slugs: list[str], target: Path) -> Path:
 
 
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared is not beside the repository")
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
+    """Another model, made here: the packaged MiniLM plus a fixed-seed Dense layer down to 128 dimensions."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+
+    torch.manual_seed(0)
+    base = SentenceTransformer(encoder.ref.location, device="cpu")
+    projection = models.Dense(384, 128, bias=False, activation_function=torch.nn.Identity())
+    folder = tmp_path_factory.mktemp("models") / "minilm-128"
+    SentenceTransformer(modules=[*base, projection], device="cpu").save(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_model_index(tmp_path_factory: pytest.TempPathFactory, small_model: Path) -> Path:
+    """The sample library built with the 128-dimension model, compact, fp32 torch, 128-token passages."""
+    index = tmp_path_factory.mktemp("small-model") / "index"
+    settings = BuildSettings(
+        corpus=REPO / "corpus",
+        index=index,
+        model=str(small_model),
+        backend="torch",
+        passage_tokens=128,
+        compact=True,
+        progress=False,
+    )
+    build_index(settings)
+    return index

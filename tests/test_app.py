@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from .conftest import REPO, write
+
+pytestmark = pytest.mark.slow  # real pages, processes or model exports: outside the quick tier
 
 APP = str(REPO / "search_app.py")
 
@@ -153,3 +156,57 @@ def test_rebuild_button_picks_up_a_new_article(
     next(b for b in at.button if b.label == "Rebuild index").click().run()
     assert not at.exception
     assert "Frostbite" in cards(at)[0]
+
+
+@pytest.fixture
+def small_app_index(
+    small_model_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path]:
+    """A copy of the 128-dimension, compact, fp32 index whose recorded corpus is a copy we can add to."""
+    index, corpus = tmp_path / "index", tmp_path / "corpus"
+    shutil.copytree(small_model_index, index)
+    shutil.copytree(REPO / "corpus", corpus)
+    manifest = json.loads((index / "manifest.json").read_text())
+    manifest["corpus"] = str(corpus.resolve())  # as if it had been built from there
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("HEALTHSEARCH_INDEX", str(index))
+    monkeypatch.delenv("HEALTHSEARCH_CORPUS", raising=False)
+    return index, corpus
+
+
+def test_page_serves_an_index_built_with_another_model(small_app_index: tuple[Path, Path]) -> None:
+    at = run_page("heel pain after running")
+    assert not at.exception and not at.error
+    found = cards(at)
+    assert found and any(name in found[0] for name in ("Achilles", "Plantar", "Heel"))
+    assert "minilm-128" in texts(at.sidebar.markdown) and "compact" in texts(at.sidebar.markdown)
+
+
+def test_page_rebuild_keeps_the_spec(small_app_index: tuple[Path, Path]) -> None:
+    index, corpus = small_app_index
+    before = json.loads((index / "manifest.json").read_text())
+    write(
+        corpus,
+        "frostbite.md",
+        "# Frostbite\n\n## Overview\n\nFrostbite is skin frozen by cold, often toes.\n",
+    )
+    at = run_page("frozen fingers and toes in the cold")
+    next(b for b in at.button if b.label == "Rebuild index").click().run()
+    assert not at.exception and not at.error
+    after = json.loads((index / "manifest.json").read_text())
+    assert after["generation"] == before["generation"] + 1 and after["spec"] == before["spec"]
+    assert "Frostbite" in cards(at)[0]
+
+
+def test_off_topic_query_shows_the_no_close_match_note(app_index: Path) -> None:
+    at = run_page("xsscanary payload")
+    assert "No close match in this library" in texts(at.warning)
+    assert cards(at) and all("strong match" not in card for card in cards(at))
+
+
+def test_emergency_banner_without_an_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "corpus").mkdir()
+    monkeypatch.setenv("HEALTHSEARCH_INDEX", str(tmp_path / "index"))
+    monkeypatch.setenv("HEALTHSEARCH_CORPUS", str(tmp_path / "corpus"))
+    at = run_page("my dad collapsed and is not breathing")
+    assert not at.exception and "emergency" in texts(at.error).lower()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -154,13 +156,13 @@ def _newer_manifest(index: Path) -> None:
 
 def _other_dimension(index: Path) -> None:
     manifest = _manifest(index)
-    manifest["model"]["dimension"] = 768  # type: ignore[index]
+    manifest["spec"]["model"]["dimension"] = 768  # type: ignore[index]
     (index / "manifest.json").write_text(json.dumps(manifest))
 
 
 def _other_model(index: Path) -> None:
     manifest = _manifest(index)
-    manifest["model"]["fingerprint"] = "0123456789abcdef"  # type: ignore[index]
+    manifest["spec"]["model"]["fingerprint"] = "0123456789abcdef"  # type: ignore[index]
     (index / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -244,3 +246,37 @@ def test_k_bounds(k: str, ok: bool, sample_index: Path, capsys: pytest.CaptureFi
         assert code == 0 and 0 < len(json.loads(out)["results"]) <= 1000
     else:
         assert code == 2 and "at least 1" in err
+
+
+def _can_mount_tmpfs() -> bool:
+    probe = "mkdir -p /tmp/hs-probe && mount -t tmpfs -o size=1m tmpfs /tmp/hs-probe"
+    try:
+        return subprocess.run(["unshare", "-m", "sh", "-c", probe], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs unshare and mount (root) for a small tmpfs")
+@pytest.mark.slow
+def test_a_full_disk_is_one_line_and_the_previous_index_still_answers(
+    tmp_path: Path, encoder: object
+) -> None:
+    corpus, disk = copy_sample(GOOD, tmp_path / "corpus"), tmp_path / "disk"
+    disk.mkdir()
+    python = f"{sys.executable} -m healthsearch"
+    script = f"""
+        mount -t tmpfs -o size=8m tmpfs {disk} || exit 99
+        {python} build --corpus {corpus} --index {disk}/index --quiet >/dev/null || exit 98
+        echo '# Hives\n\nRaised itchy welts on the skin.' > {corpus}/hives.md
+        dd if=/dev/zero of={disk}/filler bs=64k 2>/dev/null
+        {python} build --index {disk}/index --quiet; echo "exit=$?"
+        ls {disk}/index | grep -c partial
+        {python} search --index {disk}/index --json "gout in the big toe" | head -c 300
+    """
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=600)
+    out, err = done.stdout, done.stderr
+    assert "Traceback" not in err and "unexpected error" not in err
+    assert "exit=2" in out and f"the disk holding {disk}/index is full" in err
+    assert "the previous index still answers" in err
+    assert out.splitlines()[1] == "0"  # no partial files left behind
+    assert '"article_id": "gout"' in out

@@ -118,8 +118,9 @@ def test_manifest_records_model_and_settings(tmp_path: Path, encoder: Encoder) -
     index = tmp_path / "index"
     build(copy_sample(SLUGS[:1], tmp_path / "corpus"), index, encoder)
     manifest = json.loads((index / "manifest.json").read_text())
-    assert manifest["model"]["name"] == "all-MiniLM-L6-v2" and manifest["model"]["dimension"] == 384
-    assert manifest["chunker"]["max_words"] == 200
+    model = manifest["spec"]["model"]
+    assert model["name"] == "all-MiniLM-L6-v2" and model["dimension"] == 384
+    assert manifest["spec"]["chunker"]["max_words"] == 200 and manifest["vector_key"] == encoder.key
     assert {"sentence-transformers", "faiss-cpu", "python"} <= set(manifest["versions"])
     assert (index / manifest["files"]["vectors"]).suffix == ".faiss"
     assert not list(index.glob("*.partial")) and not any(p.suffix == ".pkl" for p in index.iterdir())
@@ -171,7 +172,7 @@ def test_searcher_encoder_uses_the_same_cache_key_as_the_build(tmp_path: Path, e
     searcher = Searcher.open(index)
     assert searcher.encoder.key == encoder.key
     assert (
-        sum(len(ids) for ids, _ in searcher.store.vectors(searcher.encoder.key, 384))
+        sum(len(ids) for ids, _ in searcher.engine.store.vectors(searcher.encoder.key, 384))
         == searcher.counts["passages"]
     )
 
@@ -180,14 +181,16 @@ def test_passage_token_limit_is_recorded_and_a_change_re_embeds(tmp_path: Path, 
     corpus, index = copy_sample(SLUGS[:1], tmp_path / "corpus"), tmp_path / "index"
     build(corpus, index, Encoder(encoder.ref, passage_tokens=64))
     manifest = json.loads((index / "manifest.json").read_text())
-    assert manifest["model"]["passage_tokens"] == 64
+    assert manifest["spec"]["model"]["passage_tokens"] == 64
     searcher = Searcher.open(index)
     assert searcher.encoder.passage_tokens == 64 and searcher.encoder.key.endswith("+64tok")
-    assert sum(len(ids) for ids, _ in searcher.store.vectors(searcher.encoder.key, 384)) > 0
+    assert sum(len(ids) for ids, _ in searcher.engine.store.vectors(searcher.encoder.key, 384)) > 0
     assert searcher.search("heel pain in the morning", k=1)[0].article_id == "plantar-fasciitis"
     again = build(corpus, index, encoder)
-    assert again.embedded > 0 and any("token limit changed to 192" in note for note in again.notes)
-    assert json.loads((index / "manifest.json").read_text())["model"]["passage_tokens"] == 192
+    assert again.embedded > 0 and any(
+        "token limit changed (64 → 192): every passage re-embedded" in note for note in again.notes
+    )
+    assert json.loads((index / "manifest.json").read_text())["spec"]["model"]["passage_tokens"] == 192
 
 
 def test_index_without_lexical_files_is_upgraded_without_re_embedding(

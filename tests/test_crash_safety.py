@@ -18,6 +18,8 @@ from healthsearch.search import Searcher
 
 from .conftest import REPO, build, copy_sample, write
 
+pytestmark = pytest.mark.slow  # real pages, processes or model exports: outside the quick tier
+
 QUERIES = ["heel pain after running", "gout in the big toe", "burning when I pee"]
 
 

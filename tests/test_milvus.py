@@ -62,12 +62,11 @@ ALIAS = "library"
 
 
 def model_spec(index: Path) -> ModelSpec:
-    built = read_manifest(index)["model"]
-    return ModelSpec(name=built["name"], fingerprint=built["fingerprint"], dimension=built["dimension"])
+    return read_manifest(index).spec.model
 
 
 def open_store(index: Path) -> Store:
-    return Store(open_db(index / read_manifest(index)["files"]["database"], readonly=True))
+    return Store(open_db(index / read_manifest(index).files["database"], readonly=True))
 
 
 def write_and_commit(
@@ -138,9 +137,7 @@ def test_dense_ranking_equals_faiss(milvus: me.MilvusEngine, searcher: Searcher,
     for query in QUERIES:
         vector = encoder.encode_query(query)
         for use_heads in (False, True):
-            local = (
-                searcher.dense(query, 20) if use_heads else searcher.nearest(vector, 20)
-            )  # Searcher.dense always merges heads
+            local = searcher.engine.dense(vector, 20, Filters(), use_heads)
             remote = milvus.dense(vector, 20, Filters(), use_heads)
             assert ids(remote) == ids(local), (query, use_heads)
             np.testing.assert_allclose([s for _, s in remote[:10]], [s for _, s in local[:10]], atol=1e-4)
@@ -149,7 +146,7 @@ def test_dense_ranking_equals_faiss(milvus: me.MilvusEngine, searcher: Searcher,
 def test_lexical_ranking_largely_agrees_with_bm25s(milvus: me.MilvusEngine, searcher: Searcher) -> None:
     overlaps, same_top = [], 0
     for query in QUERIES:
-        local, remote = searcher.lexical(query, 20), milvus.lexical(query, 20, Filters())
+        local, remote = searcher.engine.lexical(query, 20, Filters()), milvus.lexical(query, 20, Filters())
         assert remote and all(score > 0 for _, score in remote)
         assert [s for _, s in remote] == sorted((s for _, s in remote), reverse=True)
         overlaps.append(len(set(ids(local, 5)) & set(ids(remote, 5))) / 5)
@@ -167,8 +164,14 @@ def test_lexical_stems_like_the_local_index(milvus: me.MilvusEngine) -> None:
 
 def test_hybrid_fusion_agrees(milvus: me.MilvusEngine, searcher: Searcher, encoder: Encoder) -> None:
     for query in QUERIES:
-        local = fusion.rrf([searcher.dense(query, 50), searcher.lexical(query, 50)], weights=[1, 0.5])
         vector = encoder.encode_query(query)
+        local = fusion.rrf(
+            [
+                searcher.engine.dense(vector, 50, Filters(), True),
+                searcher.engine.lexical(query, 50, Filters()),
+            ],
+            weights=[1, 0.5],
+        )
         remote = fusion.rrf(
             [milvus.dense(vector, 50, Filters(), True), milvus.lexical(query, 50, Filters())],
             weights=[1, 0.5],
@@ -377,7 +380,7 @@ def test_killed_writer_leaves_alias_answering(local: Path, encoder: Encoder, tmp
     write_and_commit(client, store, model, encoder.key)
     me.disconnect(client, uri)  # releases the Lite file for the writer process
     before = answers()
-    database = local / read_manifest(local)["files"]["database"]
+    database = local / read_manifest(local).files["database"]
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, uri, str(database), encoder.key, model.name, model.fingerprint],
         stdin=subprocess.PIPE,
@@ -447,11 +450,14 @@ def test_sample_library_quality_through_milvus(sample_index: Path, encoder: Enco
             text = clean_consumer_question(clean_query(raw).text)
             extra = clinical_terms(text)
             lexical_text, dense_text = (f"{text} {extra}", f"{text} ({extra})") if extra else (text, text)
-            local_dense = searcher.dense(dense_text, 100)
-            remote_dense = engine.dense(encoder.encode_query(dense_text), 100, Filters(), True)
+            dense_vector = encoder.encode_query(dense_text)
+            local_dense = searcher.engine.dense(dense_vector, 100, Filters(), True)
+            remote_dense = engine.dense(dense_vector, 100, Filters(), True)
             assert ids(remote_dense) == ids(local_dense)
             fused = {
-                "local": fusion.rrf([local_dense, searcher.lexical(lexical_text, 100)], weights=[1, 0.5]),
+                "local": fusion.rrf(
+                    [local_dense, searcher.engine.lexical(lexical_text, 100, Filters())], weights=[1, 0.5]
+                ),
                 "milvus": fusion.rrf(
                     [remote_dense, engine.lexical(lexical_text, 100, Filters())], weights=[1, 0.5]
                 ),

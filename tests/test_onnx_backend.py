@@ -15,6 +15,8 @@ from healthsearch.search import Searcher
 
 from .conftest import build, copy_sample
 
+pytestmark = pytest.mark.slow  # real pages, processes or model exports: outside the quick tier
+
 TEXTS = [
     "heel pain after running",
     "Gout. Overview\nGout is a painful kind of arthritis.",
@@ -56,7 +58,7 @@ def test_build_and_search_with_int8_backend(tmp_path: Path, encoder: Encoder) ->
     )
     build(corpus, index, Encoder(backend="onnx-int8"))
     manifest = json.loads((index / "manifest.json").read_text())
-    assert manifest["model"]["backend"] == "onnx-int8"
+    assert manifest["spec"]["model"]["backend"] == "onnx-int8"
     searcher = Searcher.open(index, encoder=encoder)  # a torch encoder is swapped for the index's backend
     assert searcher.encoder.backend == "onnx-int8"
     assert searcher.search("wheezing and a tight chest", k=1)[0].article_id == "asthma"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from healthsearch.fusion import best_of, rrf, zscore
-from healthsearch.query import clean_consumer_question, clean_query, query_terms, split_subject
+from healthsearch.fusion import best_of, rrf
+from healthsearch.query import clean_consumer_question, clean_query, query_terms
 
 
 def test_clean_query_cuts_at_a_word_boundary() -> None:
@@ -36,19 +36,9 @@ def test_clean_consumer_question(raw: str, expected: str) -> None:
     assert clean_consumer_question(raw) == expected
 
 
-def test_split_subject() -> None:
-    assert split_subject("Shingles vacine. At what age should you get it?") == (
-        "Shingles vacine",
-        "At what age should you get it?",
-    )
-    assert split_subject("How do you catch hepatitis?") == ("", "How do you catch hepatitis?")
-
-
 def test_fusions_order_and_weights() -> None:
     dense, lexical = [(1, 0.9), (2, 0.8), (3, 0.1)], [(2, 12.0), (3, 11.0)]
     assert [i for i, _ in rrf([dense, lexical])][:1] == [2]
-    assert [i for i, _ in zscore([dense, lexical], [1.0, 0.0])] == [1, 2, 3]
-    assert zscore([dense, lexical], [1.0, 1.0])[0][0] == 2
     assert best_of([[(1, 0.2), (2, 0.5)], [(1, 0.7)]]) == [(1, 0.7), (2, 0.5)]
     with pytest.raises(ValueError, match="one weight per ranking"):
         rrf([dense], weights=[1.0, 2.0])

@@ -50,7 +50,7 @@ def index(corpus: Path, encoder: Encoder) -> Path:
 
 
 def database(index: Path) -> Path:
-    return index / read_manifest(index)["files"]["database"]
+    return index / read_manifest(index).files["database"]
 
 
 def test_chunking_on_ray_equals_the_plain_build(corpus: Path, index: Path) -> None:
@@ -116,13 +116,13 @@ def test_only_missing_hashes_are_embedded(index: Path, encoder: Encoder, tmp_pat
 
 
 def test_encoder_args_from_an_index_spec(index: Path, encoder: Encoder) -> None:
-    built = read_manifest(index)["model"]
+    built = read_manifest(index).spec.model
     spec = ModelSpec(
-        name=built["name"],
-        location=built["location"],
-        fingerprint=built["fingerprint"],
-        backend=built["backend"],
-        passage_tokens=built["passage_tokens"],
+        name=built.name,
+        location=built.location,
+        fingerprint=built.fingerprint,
+        backend=built.backend,
+        passage_tokens=built.passage_tokens,
     )
     args = ray_embed.EncoderArgs.of(spec)
     assert (args.ref.fingerprint, args.backend, args.passage_tokens) == (
@@ -136,3 +136,4 @@ def test_without_ray_one_line_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(HealthsearchError, match=r"pip install -e '\.\[scale\]'"):
         ray_embed.embed_with_ray(["x"], ray_embed.EncoderArgs.of(Encoder()))
+

@@ -16,6 +16,8 @@ from healthsearch.rerank import Reranker
 from healthsearch.search import Searcher
 from healthsearch.store import StoredPassage
 
+pytestmark = pytest.mark.slow  # real pages, processes or model exports: outside the quick tier
+
 WORDS = [
     "heel",
     "pain",

@@ -83,8 +83,8 @@ POSITIVES = [
     ("coughing up blood", "internal_bleeding"),
     ("black tarry stool and feel dizzy", "internal_bleeding"),
     ("diabetic husband blood sugar very low and confused", "diabetic"),
-    ("14 weeks pregnant bleeding and severe cramping", "pregnancy_bleeding"),
-    ("8 weeks pregnant sharp pain and bleeding could it be ectopic", "pregnancy_bleeding"),
+    ("14 weeks pregnant bleeding and severe cramping", "pregnancy"),
+    ("8 weeks pregnant sharp pain and bleeding could it be ectopic", "pregnancy"),
     ("my son ate a bunch of my adhd pills", "overdose_poisoning"),
     ("i think i od'd", "overdose_poisoning"),
     ("i smell gas and feel dizzy", "overdose_poisoning"),
@@ -217,7 +217,7 @@ def test_case_and_count_of_examples() -> None:
 
 def test_self_harm_message_includes_crisis_line() -> None:
     alert = detect_emergency("i want to end my life")
-    assert alert == EmergencyAlert(kind="self_harm", message=alert.message if alert else "")
+    assert alert == EmergencyAlert(kind="self_harm", message=alert.message if alert else "", layer="pattern")
     assert alert is not None
     assert "988" in alert.message
     assert CRISIS_MESSAGE in alert.message

@@ -1,4 +1,4 @@
-"""`python -m healthsearch bench --passages N`: build throughput, query latency, ANN recall, memory, no-change rebuild.
+"""`python -m healthsearch bench --passages N` (from a source checkout): build throughput, query latency, ANN recall, memory, no-change rebuild.
 
 Throughput is measured on real MedQuAD passages with the real model, as whole processes: `build_index.py --full`
 against plain `SentenceTransformer.encode(batch_size=32)` on the same passages. Latency and memory at N passages
@@ -22,14 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from . import ann
-from .build import build_index
-from .chunking import split_sentences
-from .config import BuildSettings
-from .embedding import Encoder
-from .errors import HealthsearchError
-from .ingest import list_corpus_files, read_file
-from .search import Searcher
+from healthsearch import ann
+from healthsearch.build import build_index
+from healthsearch.chunking import split_sentences
+from healthsearch.config import BuildSettings
+from healthsearch.embedding import Encoder
+from healthsearch.engine import LocalEngine
+from healthsearch.errors import HealthsearchError
+from healthsearch.ingest import list_corpus_files, read_file
+from healthsearch.search import Searcher
 
 REPO = Path(__file__).resolve().parent.parent
 FILE_LINES = 1000
@@ -45,7 +46,6 @@ class BenchSettings:
     throughput_passages: int = 10_000
     queries: int = 200
     compact: bool = False
-    backend: str = "torch"
 
 
 def run_bench(settings: BenchSettings, log: Any = print) -> dict[str, Any]:
@@ -102,7 +102,9 @@ def _throughput(settings: BenchSettings, answers: list[tuple[str, str]], log: An
         f"throughput on {count} real passages: build_index.py --full {build_s:.1f} s, plain encode {plain_s:.1f} s"
     )
     searcher = Searcher.open(folder / "index")
-    base = np.vstack([m for _, m in searcher.store.vectors(_model_key(searcher), searcher.encoder.dimension)])
+    base = np.vstack(
+        [m for _, m in _engine(searcher).store.vectors(_model_key(searcher), searcher.encoder.dimension)]
+    )
     return {
         "throughput_passages": count,
         "build_passages_per_s": round(count / build_s, 1),
@@ -130,6 +132,11 @@ def _timed(command: list[str]) -> float:
 
 def _model_key(searcher: Searcher) -> str:
     return str(searcher.encoder.key)
+
+
+def _engine(searcher: Searcher) -> LocalEngine:
+    assert isinstance(searcher.engine, LocalEngine), "bench measures the local engine"
+    return searcher.engine
 
 
 def _first_words(text: str, words: int) -> str:
@@ -185,11 +192,11 @@ def _scale(
     searcher = Searcher.open(index, encoder=encoder)
     return {
         "passages": report.passages,
-        "index_type": searcher.manifest["index_type"],
+        "index_type": searcher.manifest.index_type,
         "nochange_rebuild_s": round(nochange, 2),
         **_latency(searcher, questions, settings.queries, log),
         "recall_at_10": _recall(searcher, questions[: settings.queries]),
-        "bytes_per_passage": round(ann.vector_bytes(searcher.vectors) / max(report.passages, 1), 1),
+        "bytes_per_passage": round(_engine(searcher).vectors.memory_bytes() / max(report.passages, 1), 1),
     }
 
 
@@ -247,12 +254,12 @@ def _p95(values: list[float]) -> float:
 
 def _recall(searcher: Searcher, queries: list[str]) -> float:
     """Share of the exact top-10 passage vectors that the index returns, re-ranking included (1.0 for exact)."""
-    if searcher.manifest["index_type"] == "flat":
+    if searcher.manifest.index_type == "flat":
         return 1.0
-    dimension = searcher.encoder.dimension
-    exact = ann.build(searcher.store.vectors(_model_key(searcher), dimension), "flat", dimension)
+    dimension, engine = searcher.encoder.dimension, _engine(searcher)
+    exact = ann.build(engine.store.vectors(_model_key(searcher), dimension), "flat", dimension)
     vectors = np.vstack([searcher.encoder.encode_query(q) for q in queries])
     _, truth = exact.search(vectors, 10)
-    found = [[i for i, _ in searcher.nearest(vector, 10)] for vector in vectors]
+    found = [[i for i, _ in engine.vectors.nearest(vector, 10, use_heads=False)] for vector in vectors]
     hits = sum(len(set(t) & set(f)) for t, f in zip(truth, found, strict=True))
     return round(hits / truth.size, 4)

@@ -1,0 +1,318 @@
+"""The two emergency layers (patterns, semantic exemplars), their data files, the cache and the batteries."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import threading
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from healthsearch import safety
+from healthsearch.embedding import Encoder
+from healthsearch.errors import HealthsearchError, SafetyDataError
+from healthsearch.safety import (
+    CRISIS_MESSAGE,
+    EMERGENCY_MESSAGE,
+    detect_emergency,
+    pattern_kind,
+)
+from healthsearch.safety_patterns import DATA_DIR, load_table, normalise
+from healthsearch.safety_semantic import (
+    BENIGN,
+    Calibration,
+    SemanticLayer,
+    load_calibrations,
+    load_exemplars,
+)
+
+from .conftest import DATA, REPO
+
+# Written for these tests, in neither battery: the patterns miss them, the exemplar bank does not.
+SEMANTIC_ONLY = [
+    ("my father is sweating and says there is a heavy weight in his chest", "heart_attack"),
+    ("her speech went weird and her arm is not working", "stroke"),
+    ("he swallowed a whole strip of his nan's heart tablets", "overdose_poisoning"),
+    ("i am so done with being alive", "self_harm"),
+]
+
+
+def battery(name: str) -> list[dict[str, object]]:
+    return [
+        json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+
+
+# --- data files ---------------------------------------------------------------------------------------
+
+
+def test_shipped_data_loads_with_every_category_and_exemplars_for_each() -> None:
+    kinds = safety.PATTERNS.kinds
+    assert {"self_harm", "heart_attack", "stroke", "pregnancy", "infant", "head_injury"} <= set(kinds)
+    banked = {e.category for e in safety.SEMANTIC.exemplars}
+    assert set(kinds) <= banked and BENIGN in banked
+    assert "all-minilm-l6-v2" in safety.SEMANTIC.calibrations
+
+
+def test_setuptools_ships_every_data_file() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["healthsearch"]
+    for path in DATA_DIR.iterdir():
+        relative = path.relative_to(DATA_DIR.parent).as_posix()
+        assert any(fnmatch.fnmatch(relative, g) for g in globs), relative
+
+
+def test_no_exemplar_is_a_battery_line() -> None:
+    lines = {
+        normalise(str(r["query"]))
+        for n in ("safety-tuning.jsonl", "safety-heldout.jsonl")
+        for r in battery(n)
+    }
+    copies = [e.text for e in safety.SEMANTIC.exemplars if normalise(e.text) in lines]
+    assert copies == []
+
+
+GOOD_HEAD = "<informational> = ^what is\n<urgent> = now\n<animal> = \\bdog\\b\n<human> = \\bme\\b\n"
+
+BAD_TABLES = [
+    (GOOD_HEAD + "[a]\n+ \\b<nope>\n", 6, "unknown fragment <nope>"),
+    (GOOD_HEAD + "[a]\n+ (unclosed\n", 6, "bad regular expression"),
+    (GOOD_HEAD + "+ orphan\n", 5, "rule before any [category]"),
+    (GOOD_HEAD + "[a]\n+ x\n[a]\n", 7, "defined twice"),
+    (GOOD_HEAD + "[a]\n& only one part\n", 6, "two or more"),
+    (GOOD_HEAD + "[a]\n* what\n", 6, "expected"),
+    (GOOD_HEAD + "[Bad Name]\n", 5, "lowercase_name"),
+    ("    continued\n", 1, "continuation line"),
+    ("# a comment\n\n" + GOOD_HEAD + "[a]\n+ ok\n    |(broken\n", 8, "bad regular expression"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "problem"), BAD_TABLES)
+def test_bad_pattern_entry_names_file_and_line(tmp_path: Path, text: str, line: int, problem: str) -> None:
+    path = tmp_path / "patterns.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SafetyDataError) as caught:
+        load_table(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:{line}: "), message
+    assert problem in message and "\n" not in message
+    assert isinstance(caught.value, HealthsearchError)
+
+
+def test_table_without_guard_fragments_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "patterns.txt"
+    path.write_text("[a]\n+ x\n", encoding="utf-8")
+    with pytest.raises(SafetyDataError, match="required fragment"):
+        load_table(path)
+
+
+def test_a_valid_small_table_compiles_and_matches(tmp_path: Path) -> None:
+    path = tmp_path / "patterns.txt"
+    path.write_text(
+        GOOD_HEAD + "[fire]\n+ \\bon fire\n& \\bsmoke && \\bcough\\w*\n- \\bon fire emblem\n",
+        encoding="utf-8",
+    )
+    table = load_table(path)
+    assert table.kinds == ("fire",)
+
+
+BAD_EXEMPLARS = [
+    ('{"category": "stroke", "text": "face drooping"}\n{"category": "benign"', 2, "not valid JSON"),
+    (
+        '{"category": "stroke", "text": "face drooping"}\n{"category": "strok", "text": "x"}',
+        2,
+        "unknown category",
+    ),
+    ('{"category": "stroke", "text": "face drooping", "extra": 1}', 1, "nothing else"),
+    ('{"category": "stroke", "text": "a"}\n\n{"category": "benign", "text": "A"}', 3, "duplicate exemplar"),
+    ('{"category": "stroke", "text": "   "}', 1, "1 to 300 characters"),
+    ('["stroke", "face"]', 1, "JSON object"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "problem"), BAD_EXEMPLARS)
+def test_bad_exemplar_names_file_and_line(tmp_path: Path, text: str, line: int, problem: str) -> None:
+    path = tmp_path / "exemplars.jsonl"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SafetyDataError) as caught:
+        load_exemplars(path, ("stroke",))
+    assert str(caught.value).startswith(f"{path}:{line}: ") and problem in str(caught.value)
+
+
+def test_bank_needs_both_sides(tmp_path: Path) -> None:
+    path = tmp_path / "exemplars.jsonl"
+    path.write_text('{"category": "stroke", "text": "face drooping"}\n', encoding="utf-8")
+    with pytest.raises(SafetyDataError, match="both emergency and 'benign'"):
+        load_exemplars(path, ("stroke",))
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (
+            '{"model": "m", "threshold": 0.5, "margin": 0.1}\n{"model": "n", "threshold": "high", "margin": 0}',
+            2,
+        ),
+        ('{"model": "", "threshold": 0.5, "margin": 0.1}', 1),
+        (
+            '{"model": "m", "threshold": 0.5, "margin": 0.1}\n{"model": "M", "threshold": 0.5, "margin": 0.1}',
+            2,
+        ),
+        ('{"model": "m", "threshold": true, "margin": 0.1}', 1),
+    ],
+)
+def test_bad_calibration_names_file_and_line(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "calibration.jsonl"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SafetyDataError) as caught:
+        load_calibrations(path)
+    assert str(caught.value).startswith(f"{path}:{line}: ")
+
+
+def test_missing_data_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SafetyDataError, match="cannot read"):
+        load_table(tmp_path / "absent.txt")
+
+
+# --- the layers -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "kind"), SEMANTIC_ONLY)
+def test_semantic_layer_catches_what_patterns_miss(encoder: Encoder, query: str, kind: str) -> None:
+    assert pattern_kind(query) is None
+    assert detect_emergency(query) is None  # no encoder: patterns only
+    alert = detect_emergency(query, encoder.encode_query(query), encoder)
+    assert alert is not None and alert.kind == kind and alert.layer == "semantic"
+
+
+def test_encoder_alone_embeds_the_query_itself(encoder: Encoder) -> None:
+    query, kind = SEMANTIC_ONLY[1]
+    alert = detect_emergency(query, encoder=encoder)
+    assert alert is not None and alert.kind == kind and alert.layer == "semantic"
+
+
+def test_vector_without_encoder_is_ignored(encoder: Encoder) -> None:
+    query, _ = SEMANTIC_ONLY[0]
+    assert detect_emergency(query, query_vector=encoder.encode_query(query)) is None
+
+
+def test_patterns_fire_first_and_say_so(encoder: Encoder) -> None:
+    query = "crushing chest pain spreading to my jaw"
+    alert = detect_emergency(query, encoder.encode_query(query), encoder)
+    assert alert is not None and alert.layer == "pattern" and alert.kind == "heart_attack"
+    assert alert.message == EMERGENCY_MESSAGE
+
+
+def test_semantic_self_harm_keeps_the_crisis_line(encoder: Encoder) -> None:
+    query = "i am so done with being alive"
+    alert = detect_emergency(query, encoder.encode_query(query), encoder)
+    assert alert is not None and alert.kind == "self_harm" and CRISIS_MESSAGE in alert.message
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "what are the signs of a heart attack",
+        "how to use a nebuliser",
+        "my dog is breathing fast and collapsed",
+    ],
+)
+def test_semantic_layer_respects_guards_and_benign_neighbours(encoder: Encoder, query: str) -> None:
+    assert detect_emergency(query, encoder.encode_query(query), encoder) is None
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [np.zeros(384, dtype=np.float32), np.full(384, np.nan, dtype=np.float32), np.ones(7, dtype=np.float32)],
+)
+def test_unusable_vector_falls_back_to_patterns(encoder: Encoder, vector: np.ndarray) -> None:
+    query, _ = SEMANTIC_ONLY[0]
+    assert detect_emergency(query, vector, encoder) is None
+    alert = detect_emergency("seizure wont stop", vector, encoder)
+    assert alert is not None and alert.layer == "pattern"
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\x00\x01", "\ud800", "x" * 10_000, "((((((", "\U0001f600"])
+def test_never_raises_with_an_encoder(encoder: Encoder, query: str) -> None:
+    result = detect_emergency(query, encoder=encoder)
+    assert result is None or result.layer in ("pattern", "semantic")
+
+
+def test_uncalibrated_model_gets_patterns_only(encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(safety.SEMANTIC, "calibrations", {})
+    query, _ = SEMANTIC_ONLY[0]
+    assert detect_emergency(query, encoder.encode_query(query), encoder) is None
+    assert safety.prepare_semantic(encoder) is False
+    alert = detect_emergency("seizure wont stop", encoder=encoder)
+    assert alert is not None and alert.layer == "pattern"
+
+
+# --- the cache ------------------------------------------------------------------------------------------
+
+
+def test_bank_is_embedded_once_per_encoder_even_from_many_threads(
+    encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layer = SemanticLayer(safety.SEMANTIC.exemplars, {"all-minilm-l6-v2": Calibration(0.51, 0.05)})
+    calls: list[int] = []
+    real = encoder.encode_passages
+
+    def counting(texts, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(texts))
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(encoder, "encode_passages", counting)
+    query, kind = SEMANTIC_ONLY[0]
+    vector = encoder.encode_query(query)
+    results: list[str | None] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(layer.detect(encoder, vector))) for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [kind] * 6
+    assert calls == [len(layer.exemplars)]
+    assert layer.cached_keys() == (encoder.key,)
+    layer.detect(encoder, vector)
+    assert len(calls) == 1
+
+
+def test_prepare_semantic_fills_the_cache(encoder: Encoder) -> None:
+    assert safety.prepare_semantic(encoder) is True
+    assert encoder.key in safety.SEMANTIC.cached_keys()
+
+
+# --- the batteries --------------------------------------------------------------------------------------
+
+
+def run_battery(encoder: Encoder, name: str) -> tuple[list[str], list[str], int]:
+    rows = battery(name)
+    misses, alarms = [], []
+    for row in rows:
+        query = str(row["query"])
+        fired = detect_emergency(query, encoder.encode_query(query), encoder) is not None
+        if row["emergency"] and not fired:
+            misses.append(f"[{row['category']}] {query}")
+        if not row["emergency"] and fired:
+            alarms.append(f"[{row['category']}] {query}")
+    return misses, alarms, sum(1 for r in rows if not r["emergency"])
+
+
+def test_batteries_are_big_enough_and_labelled() -> None:
+    tuning, heldout = battery("safety-tuning.jsonl"), battery("safety-heldout.jsonl")
+    rows = tuning + heldout
+    assert sum(1 for r in rows if r["emergency"]) >= 150 and sum(1 for r in rows if not r["emergency"]) >= 150
+    assert {str(r["category"]) for r in rows} <= set(safety.PATTERNS.kinds)
+    assert not {r["query"] for r in tuning} & {r["query"] for r in heldout}
+
+
+@pytest.mark.parametrize("name", ["safety-tuning.jsonl"])
+def test_battery_targets_hold(encoder: Encoder, name: str) -> None:
+    misses, alarms, negatives = run_battery(encoder, name)
+    assert misses == []
+    assert len(alarms) / negatives <= 0.05, alarms
