@@ -132,6 +132,7 @@ def _pymilvus() -> tuple[Any, type[Exception]]:
     import logging
 
     logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # its RPC errors become our one-line messages
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)  # Milvus Lite in-process: RPCs it lacks
     return MilvusClient, MilvusException
 
 
@@ -532,17 +533,27 @@ class MilvusEngine:
     """The Engine protocol (engine.py) over one committed generation, found through its alias when opened."""
 
     @milvus_failures
-    def __init__(self, client: Any, alias: str, uri: str = "", model: ModelSpec | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        alias: str,
+        uri: str = "",
+        model: ModelSpec | None = None,
+        index_dir: str | Path = "DIR",
+    ) -> None:
         self.client, self.alias, self.uri = client, alias, uri
         live = live_collection(client, alias)
         if live is None:
             target = f" at {uri}" if uri else ""
             raise IndexProblem(
-                f"Milvus{target} has no collection {alias}; build it with: python build_index.py --engine milvus"
+                f"Milvus{target} has no collection {alias}; build it with: python build_index.py --index "
+                f"{index_dir} --engine milvus --milvus-uri {uri or 'URI'} --collection {alias}"
             )
         self.collection = live
         self.properties = (
-            check_compatible(client, live, model, uri=uri) if model is not None else _properties(client, live)
+            check_compatible(client, live, model, index_dir, uri)
+            if model is not None
+            else _properties(client, live)
         )
         self.heads = self.properties.get("heads", heads_name(live))
         for name in (live, self.heads):  # searchable after a restart (idempotent when already loaded)
@@ -552,12 +563,17 @@ class MilvusEngine:
 
     @classmethod
     def open(
-        cls, uri: str, alias: str, token: str | None = None, model: ModelSpec | None = None
+        cls,
+        uri: str,
+        alias: str,
+        token: str | None = None,
+        model: ModelSpec | None = None,
+        index_dir: str | Path = "DIR",
     ) -> MilvusEngine:
         """Connect and open the generation ``alias`` names now (refused when it was built with another model)."""
         client = connect(uri, token)
         try:
-            return cls(client, alias, uri, model)
+            return cls(client, alias, uri, model, index_dir)
         except BaseException:
             disconnect(client, uri)
             raise
@@ -651,3 +667,50 @@ def _stored(row: dict[str, Any]) -> StoredPassage:
         source=str(row["source"]),
         tags=[str(t) for t in row["tags"] or []],
     )
+
+
+# ---- the build's side ----------------------------------------------------------------------------------------
+
+
+class MilvusTarget:
+    """Where a build writes its Milvus generation: one connection, the alias, and the write → commit → drop steps
+    (build.py calls them around its local database generation)."""
+
+    def __init__(self, client: Any, uri: str, alias: str) -> None:
+        self.client, self.uri, self.alias = client, uri, alias
+        self.index_type = vector_index_for(uri).lower()
+
+    @classmethod
+    def connect(cls, engine: Any) -> MilvusTarget:
+        """Connect to the spec's engine (``EngineSpec``); the token comes from ``MILVUS_TOKEN``."""
+        import os
+
+        return cls(connect(engine.uri, os.environ.get("MILVUS_TOKEN")), engine.uri, engine.collection)
+
+    def live_generation(self) -> int:
+        """The generation the alias names now (0 when none)."""
+        return live_generation(self.client, self.alias)
+
+    def write(self, generation: int, store: Store, model: ModelSpec, model_key: str) -> Written:
+        """Write the store's passages, vectors and heads as ``generation`` (not yet live)."""
+        return write_generation(
+            self.client,
+            self.alias,
+            generation,
+            store,
+            model,
+            model_key,
+            vector_index=vector_index_for(self.uri),
+        )
+
+    def commit(self, written: Written) -> None:
+        """Move the alias to the written generation."""
+        commit(self.client, self.alias, written.collection)
+
+    def drop_old(self) -> None:
+        """Drop generations older than the previous one."""
+        drop_old(self.client, self.alias, keep=2)
+
+    def close(self) -> None:
+        """Release the connection (and the Milvus Lite file)."""
+        disconnect(self.client, self.uri)

@@ -18,24 +18,29 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .chunking import chunk_article, head_text
+from .build import ChunkedFile, chunk_file
 from .config import ChunkerSettings
 from .documents import Article, Passage, Section
 from .embedding import Encoder, ModelRef, resolve_model
 from .errors import HealthsearchError
-from .ingest import CorpusFile, read_file
+from .ingest import CorpusFile
 from .spec import ModelSpec
 from .store import ArticleRecord, Store
 
 INSTALL_HINT = "pip install -e '.[scale]'"
 CPUS_PER_ACTOR = 2  # torch threads per CPU encoder actor
 FILES_PER_TASK = 8
+
+
+def require_ray() -> None:
+    """Refuse --ray in one line when Ray Data is not installed."""
+    _ray()
 
 
 def _ray() -> Any:
@@ -87,31 +92,6 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
 
 
 # ---- stage 1: read and chunk ---------------------------------------------------------------------------------
-
-
-@dataclass
-class ChunkedFile:
-    """One corpus file read and chunked: its articles as store records, or why it was skipped."""
-
-    file: CorpusFile
-    records: list[ArticleRecord] = field(default_factory=list)
-    skipped: str = ""
-    warnings: list[str] = field(default_factory=list)
-
-
-def chunk_file(file: CorpusFile, chunker: ChunkerSettings) -> ChunkedFile:
-    """Read one file and chunk its articles as the plain build does (passages, content hashes, head text)."""
-    from .build import content_hash
-
-    read = read_file(file)
-    records = []
-    for article in read.articles:
-        article.source_path = file.relative
-        passages = chunk_article(article, chunker)
-        hashes = [content_hash(p.embedding_text()) for p in passages]
-        head = head_text(article, passages)
-        records.append(ArticleRecord(article, passages, hashes, (head, content_hash(head)) if head else None))
-    return ChunkedFile(file, records, read.skipped, read.warnings)
 
 
 def chunk_with_ray(

@@ -20,6 +20,7 @@ from healthsearch.embedding import Encoder
 from healthsearch.errors import HealthsearchError
 from healthsearch.ingest import list_corpus_files
 from healthsearch.manifest import read_manifest
+from healthsearch.search import Searcher
 from healthsearch.spec import ModelSpec
 from healthsearch.store import Store, open_db
 
@@ -83,6 +84,7 @@ def test_chunking_on_ray_equals_the_plain_build(corpus: Path, index: Path) -> No
     assert ray_embed.chunk_with_ray([], ChunkerSettings()) == []
 
 
+@pytest.mark.slow  # 300 texts through an actor pool and the local encoder
 def test_vectors_equal_the_encoder(index: Path, encoder: Encoder) -> None:
     store = Store(open_db(database(index), readonly=True))
     texts = [f"{title}. {section}\n{text}" for _, title, section, text in store.lexical_rows()][:24]
@@ -137,3 +139,42 @@ def test_without_ray_one_line_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(HealthsearchError, match=r"pip install -e '\.\[scale\]'"):
         ray_embed.embed_with_ray(["x"], ray_embed.EncoderArgs.of(Encoder()))
 
+
+QUERIES = ["heel pain after running", "gout in the big toe", "wheezing and short of breath", "hiccups"]
+
+
+def answers(index: Path, encoder: Encoder, mode: str = "hybrid") -> list[list[tuple[str, float]]]:
+    searcher = Searcher.open(index, encoder=encoder)
+    try:
+        return [[(r.passage_id, r.score) for r in searcher.search(q, k=8, mode=mode)] for q in QUERIES]
+    finally:
+        searcher.engine.close()
+
+
+def test_a_ray_build_answers_exactly_as_the_plain_build(
+    corpus: Path, index: Path, encoder: Encoder, tmp_path: Path
+) -> None:
+    on_ray = tmp_path / "index"
+    report = build(corpus, on_ray, encoder, ray=True)
+    plain = read_manifest(index)
+    assert report.embedded > 0
+    assert report.passages == plain.counts["passages"] and report.skipped == [
+        ("empty.md", report.skipped[0][1])
+    ]
+    assert read_manifest(on_ray).spec == plain.spec
+    assert answers(on_ray, encoder) == answers(index, encoder)
+    assert build(corpus, on_ray, encoder, ray=True).up_to_date
+
+
+@pytest.mark.slow
+def test_a_ray_build_into_milvus(corpus: Path, index: Path, encoder: Encoder, tmp_path: Path) -> None:
+    pytest.importorskip("pymilvus", reason="the Milvus engine needs pip install -e '.[scale]'")
+    pytest.importorskip("milvus_lite", reason="Milvus Lite needs pip install -e '.[scale]'")
+    on_ray = tmp_path / "index"
+    build(corpus, on_ray, encoder, ray=True, engine="milvus")
+    assert read_manifest(on_ray).spec.engine.name == "milvus"
+    found, expected = answers(on_ray, encoder, "dense"), answers(index, encoder, "dense")
+    assert [[pid for pid, _ in q] for q in found] == [[pid for pid, _ in q] for q in expected]
+    np.testing.assert_allclose(
+        [s for q in found for _, s in q], [s for q in expected for _, s in q], atol=1e-4
+    )
