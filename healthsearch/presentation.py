@@ -39,6 +39,7 @@ CSS = """
 .hs-passage strong {background: #fff7d6;}
 .hs-passage mark {background: #ffe08a; padding: 0 1px; border-radius: 2px;}
 .hs-cue {float: right; color: #2e7d32; font-size: 0.85rem; letter-spacing: 1px;}
+.hs-cue.hs-weak {color: #7a7f8a;}
 .hs-tag {display: inline-block; background: #eef2f8; border-radius: 8px; padding: 0 6px; margin-right: 4px;}
 </style>
 """

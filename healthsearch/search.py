@@ -131,7 +131,7 @@ class Searcher:
     ) -> list[Result]:
         """The ``k`` best passages for ``query``, best first; tags/sources filters keep the page full.
 
-        ``highlight=False`` skips finding each passage's best sentence (for bulk evaluation). ``query_vector``
+        ``highlight=False`` skips each passage's best sentence and similarity (bulk evaluation). ``query_vector``
         (from :meth:`query_vector`) saves encoding the query again.
         """
         text = self.prepare(query)
@@ -146,11 +146,9 @@ class Searcher:
         hits = self._hits(
             text, query_vector, min(k, MAX_K, self.counts["passages"]), mode, Filters.of(tags, sources)
         )
-        similarity = (
-            self.engine.similarities(query_vector, [row.id for row, _ in hits])
-            if query_vector is not None
-            else {}
-        )
+        similarity: dict[int, float] = {}
+        if highlight and query_vector is not None:
+            similarity = self.engine.similarities(query_vector, [row.id for row, _ in hits])
         return [
             _result(rank, row, score, text if highlight else "", similarity.get(row.id))
             for rank, (row, score) in enumerate(hits, start=1)

@@ -193,21 +193,6 @@ def test_passage_token_limit_is_recorded_and_a_change_re_embeds(tmp_path: Path, 
     assert json.loads((index / "manifest.json").read_text())["spec"]["model"]["passage_tokens"] == 192
 
 
-def test_index_without_lexical_files_is_upgraded_without_re_embedding(
-    tmp_path: Path, encoder: Encoder
-) -> None:
-    corpus, index = copy_sample(SLUGS[:1], tmp_path / "corpus"), tmp_path / "index"
-    build(corpus, index, encoder)
-    manifest = json.loads((index / "manifest.json").read_text())
-    shutil.rmtree(index / manifest["files"].pop("lexical"))
-    (index / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(IndexProblem, match="no lexical index yet"):
-        Searcher.open(index)
-    report = build(corpus, index, encoder)
-    assert not report.up_to_date and report.embedded == 0
-    assert Searcher.open(index).search("heel pain", k=3, mode="lexical")
-
-
 def test_old_fts_table_is_dropped_on_the_next_build(tmp_path: Path, encoder: Encoder) -> None:
     corpus, index = copy_sample(SLUGS[:1], tmp_path / "corpus"), tmp_path / "index"
     build(corpus, index, encoder)
