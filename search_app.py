@@ -130,9 +130,11 @@ def sidebar(searcher: Searcher | None) -> dict[str, object]:
         st.header("Library")
         spec = searcher.manifest.spec
         compact = ", compact vectors" if spec.vectors.compact else ""
+        engine = f"milvus, collection `{spec.engine.collection}`" if spec.engine.name == "milvus" else "local"
         st.markdown(
             f"- **{searcher.counts['articles']}** articles, **{searcher.counts['passages']}** passages\n"
             f"- Model: `{spec.model.name}` ({spec.model.backend}{compact})\n"
+            f"- Engine: {engine}\n"
             f"- Built: {searcher.manifest.built_at}"
         )
         if st.button("Rebuild index", help="Re-read changed articles and update the index, as it was built"):

@@ -4,30 +4,47 @@ The build starts from the live index's spec (spec.py); settings override single 
 database into a new generation (generations.py), applies the file changes there, embeds what the cache lacks,
 writes the search side (FAISS + bm25s), and commits by replacing manifest.json in one rename. A build that fails
 or is killed at any point leaves the previous generation serving.
+
+With the Milvus engine the SQLite generation stays in the folder (embedding cache, passages, file stamps) and the
+search side is a new Milvus collection instead (milvus_engine.py); moving its alias is the commit, then the
+manifest follows. With ``ray`` the changed files are chunked and the missing vectors embedded on Ray Data
+(ray_embed.py); the result is the same.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import failpoints, lexical
 from .ann import VectorIndex
 from .chunking import chunk_article, head_text
-from .config import DEFAULT_CORPUS, FORMAT_VERSION, BuildSettings
+from .config import DEFAULT_CORPUS, FORMAT_VERSION, BuildSettings, ChunkerSettings
 from .embedding import Encoder, ModelRef, resolve_backend, resolve_model
 from .errors import CorpusError, HealthsearchError, IndexProblem
 from .generations import Generation, build_lock, next_generation, remove_old
-from .ingest import CorpusFile, FileRead, list_corpus_files, read_file
+from .ingest import CorpusFile, list_corpus_files, read_file
 from .manifest import Manifest, library_versions, now_iso, read_manifest, write_manifest
-from .spec import IndexSpec, ModelSpec, VectorSpec, describe_changes, model_of, reembeds
+from .spec import (
+    IndexSpec,
+    ModelSpec,
+    VectorSpec,
+    describe_changes,
+    model_of,
+    reembeds,
+    requested_engine,
+)
 from .store import ArticleRecord, Store, open_db
+
+if TYPE_CHECKING:
+    from .milvus_engine import MilvusTarget
 
 ProgressCallback = Callable[[int, int], None]
 PassageKeys = dict[tuple[str, int], str]
@@ -84,8 +101,12 @@ class _Plan:
 
 
 def _complete(index_dir: Path, manifest: Manifest) -> bool:
-    """True when the manifest names every file its kind needs and they all exist."""
-    needed = ["database", "lexical", *VectorIndex.parts(manifest.index_type)]
+    """True when the manifest names every file its kind needs and they all exist (a Milvus index keeps only its
+    database in the folder)."""
+    if manifest.spec.engine.name == "milvus":
+        needed = ["database"]
+    else:
+        needed = ["database", "lexical", *VectorIndex.parts(manifest.index_type)]
     return all(key in manifest.files and (index_dir / manifest.files[key]).exists() for key in needed)
 
 
@@ -100,6 +121,10 @@ def build_index(
         live = _live_manifest(settings.index, report)
         plan = _plan(settings, live, encoder, report)
         report.corpus = plan.corpus
+        if settings.ray:
+            from .ray_embed import require_ray
+
+            require_ray()
         if plan.nothing_to_do(settings.index):
             _report_unchanged(plan, report)
         else:
@@ -173,7 +198,12 @@ def requested_spec(
         kind=live.vectors.kind if settings.index_type is None else settings.index_type,
         compact=live.vectors.compact if settings.compact is None else settings.compact,
     )
-    spec = replace(live, model=model, vectors=vectors, chunker=settings.chunker or live.chunker)
+    engine = requested_engine(
+        live.engine, settings.engine, settings.milvus_uri, settings.collection, settings.index
+    )
+    spec = replace(
+        live, model=model, vectors=vectors, chunker=settings.chunker or live.chunker, engine=engine
+    )
     return spec, replace(ref, name=model.name)
 
 
@@ -212,18 +242,55 @@ def _write_safely(
     on_progress: ProgressCallback | None,
 ) -> None:
     """Write and commit a generation; a full disk becomes one clear line (the live generation is untouched)."""
-    generation = next_generation(settings.index, live.generation if live else 0)
-    try:
-        _write_generation(settings, plan, generation, encoder, report, on_progress)
-    except (OSError, sqlite3.Error, RuntimeError) as exc:
-        if not _out_of_space(exc):
+    with _milvus(plan.spec) as milvus, _ray(settings):
+        number = live.generation if live else 0
+        if milvus is not None:
+            number = max(number, milvus.live_generation())
+        generation = next_generation(settings.index, number)
+        try:
+            _write_generation(settings, plan, generation, encoder, report, on_progress, milvus)
+        except (OSError, sqlite3.Error, RuntimeError) as exc:
+            _full_disk(exc, settings, generation, live)
             raise
+
+
+def _full_disk(
+    exc: BaseException, settings: BuildSettings, generation: Generation, live: Manifest | None
+) -> None:
+    """Raise the one-line message for a full disk (partial files cleared); return for any other error."""
+    if _out_of_space(exc):
         next_generation(settings.index, generation.number)  # clears the partial files
         still = "the previous index still answers" if live else "no index was written"
         raise IndexProblem(
             f"the disk holding {settings.index.resolve()} is full ({_first_line(exc)}); {still}. "
             "Free some space and run the build again"
         ) from None
+
+
+@contextlib.contextmanager
+def _milvus(spec: IndexSpec) -> Iterator[MilvusTarget | None]:
+    """A connection to the spec's Milvus (opened before any work, so a bad URI or token fails at once), or None."""
+    if spec.engine.name != "milvus":
+        yield None
+        return
+    from .milvus_engine import MilvusTarget
+
+    target = MilvusTarget.connect(spec.engine)
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+@contextlib.contextmanager
+def _ray(settings: BuildSettings) -> Iterator[None]:
+    if not settings.ray:
+        yield
+        return
+    from .ray_embed import ray_session
+
+    with ray_session(settings.ray_address):
+        yield
 
 
 def _out_of_space(exc: BaseException) -> bool:
@@ -244,26 +311,40 @@ def _write_generation(
     encoder: Encoder,
     report: BuildReport,
     on_progress: ProgressCallback | None,
+    milvus: MilvusTarget | None = None,
 ) -> None:
-    """Write a complete new generation aside, then commit it by replacing the manifest."""
+    """Write a complete new generation aside, then commit it: by replacing the manifest (local files), or by
+    moving the Milvus alias and then replacing the manifest (Milvus)."""
     conn = _start_database(settings.index, plan.base, generation.partial("database"))
     try:
         store = Store(conn)
-        _apply_changes(store, plan, report)
+        _apply_changes(store, plan, report, settings)
         _embed_missing(store, encoder, settings, report, on_progress)
         store.drop_unused_embeddings(encoder.key)
         conn.commit()
         counts = store.counts()
-        lexical.build(store.lexical_rows(), generation.partial("lexical"))
-        written = VectorIndex.write(store, encoder.key, encoder.dimension, plan.spec.vectors, generation)
+        if milvus is None:
+            lexical.build(store.lexical_rows(), generation.partial("lexical"))
+            parts = [
+                "lexical",
+                *VectorIndex.write(store, encoder.key, encoder.dimension, plan.spec.vectors, generation),
+            ]
+            failpoints.reach("writing")
+        else:
+            written = milvus.write(generation.number, store, plan.spec.model, encoder.key)
+            parts = []
     finally:
         conn.close()
-    failpoints.reach("writing")
-    files = generation.publish(["database", "lexical", *written])
+    files = generation.publish(["database", *parts])
     failpoints.reach("before-swap")
-    manifest = _manifest(plan, generation.number, encoder.key, counts, files, report)
+    if milvus is not None:
+        milvus.commit(written)
+    index_type = milvus.index_type if milvus is not None else None
+    manifest = _manifest(plan, generation.number, encoder.key, counts, files, report, index_type)
     write_manifest(settings.index, manifest)
     remove_old(settings.index, keep={generation.number, generation.number - 1})
+    if milvus is not None:
+        milvus.drop_old()
     report.articles, report.passages = counts["articles"], counts["passages"]
 
 
@@ -288,7 +369,7 @@ def _drop_old_fts(conn: sqlite3.Connection) -> None:
         conn.execute("VACUUM")
 
 
-def _apply_changes(store: Store, plan: _Plan, report: BuildReport) -> None:
+def _apply_changes(store: Store, plan: _Plan, report: BuildReport, settings: BuildSettings) -> None:
     """Replace the passages of changed and removed files; count new/changed/removed/kept passages."""
     touched = [f.relative for f in plan.changed] + plan.removed
     before = store.passage_hashes(touched)
@@ -296,34 +377,62 @@ def _apply_changes(store: Store, plan: _Plan, report: BuildReport) -> None:
         store.remove_source(path)
     owners = store.article_owners()
     after: PassageKeys = {}
-    for file in plan.changed:
-        read = read_file(file)
-        _record_read(read, report)
-        for article in read.articles:
-            article.source_path = file.relative
+    for chunked in _chunked_files(plan, settings):
+        _record_read(chunked, report)
+        for record in chunked.records:
+            article = record.article
             if article.id in owners:
                 report.warnings.append(
-                    f"duplicate article id {article.id!r} in {file.relative} (already in {owners[article.id]}); skipped"
+                    f"duplicate article id {article.id!r} in {chunked.file.relative} (already in {owners[article.id]}); skipped"
                 )
                 continue
-            owners[article.id] = file.relative
-            after.update(_add_article(store, article, plan.spec))
-        store.stamp_source(file.relative, file.size, file.mtime_ns)
+            owners[article.id] = chunked.file.relative
+            store.add_article(record)
+            after.update(
+                {(p.article_id, p.ordinal): h for p, h in zip(record.passages, record.hashes, strict=True)}
+            )
+        store.stamp_source(chunked.file.relative, chunked.file.size, chunked.file.mtime_ns)
     _count_changes(before, after, store.counts()["passages"], report)
 
 
-def _record_read(read: FileRead, report: BuildReport) -> None:
+@dataclass
+class ChunkedFile:
+    """One corpus file read and chunked: its articles as store records, or why it was skipped."""
+
+    file: CorpusFile
+    records: list[ArticleRecord] = field(default_factory=list)
+    skipped: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def chunk_file(file: CorpusFile, chunker: ChunkerSettings) -> ChunkedFile:
+    """Read one file and chunk its articles: passages, their content hashes and the whole-article head text."""
+    read = read_file(file)
+    records = []
+    for article in read.articles:
+        article.source_path = file.relative
+        passages = chunk_article(article, chunker)
+        hashes = [content_hash(p.embedding_text()) for p in passages]
+        head = head_text(article, passages)
+        records.append(ArticleRecord(article, passages, hashes, (head, content_hash(head)) if head else None))
+    return ChunkedFile(file, records, read.skipped, read.warnings)
+
+
+def _chunked_files(plan: _Plan, settings: BuildSettings) -> Iterator[ChunkedFile]:
+    """The changed files read and chunked, in order: here, or as Ray tasks with ``settings.ray``."""
+    if settings.ray and plan.changed:
+        from .ray_embed import chunk_with_ray
+
+        yield from chunk_with_ray(plan.changed, plan.spec.chunker, settings.ray_address)
+        return
+    for file in plan.changed:
+        yield chunk_file(file, plan.spec.chunker)
+
+
+def _record_read(read: ChunkedFile, report: BuildReport) -> None:
     if read.skipped:
         report.skipped.append((read.file.relative, read.skipped))
     report.warnings.extend(read.warnings)
-
-
-def _add_article(store: Store, article: Any, spec: IndexSpec) -> PassageKeys:
-    passages = chunk_article(article, spec.chunker)
-    hashes = [content_hash(p.embedding_text()) for p in passages]
-    head = head_text(article, passages)
-    store.add_article(ArticleRecord(article, passages, hashes, (head, content_hash(head)) if head else None))
-    return {(p.article_id, p.ordinal): h for p, h in zip(passages, hashes, strict=True)}
 
 
 def content_hash(text: str) -> str:
@@ -345,7 +454,15 @@ def _embed_missing(
     report: BuildReport,
     on_progress: ProgressCallback | None,
 ) -> None:
-    """Embed every passage whose content hash has no cached vector under this encoder's key."""
+    """Embed every passage whose content hash has no cached vector under this encoder's key (on Ray with
+    ``settings.ray``)."""
+    if settings.ray:
+        from .ray_embed import embed_missing_with_ray
+
+        report.embedded = embed_missing_with_ray(
+            store, encoder, encoder.key, settings.ray_address, settings.batch_size
+        )
+        return
     inputs = store.embedding_inputs(store.missing_embeddings(encoder.key))
     hashes = list(inputs)
     if not hashes:
@@ -370,6 +487,7 @@ def _manifest(
     counts: dict[str, int],
     files: dict[str, str],
     report: BuildReport,
+    index_type: str | None = None,
 ) -> Manifest:
     skipped = [list(item) for item in report.skipped]
     if plan.base is not None:
@@ -379,7 +497,7 @@ def _manifest(
         generation=generation,
         spec=plan.spec,
         vector_key=vector_key,
-        index_type=VectorIndex.kind_for(counts["passages"], plan.spec.vectors),
+        index_type=index_type or VectorIndex.kind_for(counts["passages"], plan.spec.vectors),
         counts=counts,
         files=files,
         corpus=_corpus_key(plan.corpus),
@@ -389,4 +507,12 @@ def _manifest(
     )
 
 
-__all__ = ["BuildReport", "HealthsearchError", "build_index", "content_hash", "requested_spec"]
+__all__ = [
+    "BuildReport",
+    "ChunkedFile",
+    "HealthsearchError",
+    "build_index",
+    "chunk_file",
+    "content_hash",
+    "requested_spec",
+]

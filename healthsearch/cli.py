@@ -12,9 +12,11 @@ from typing import Any
 
 from .config import (
     BACKENDS,
+    DEFAULT_COLLECTION,
     DEFAULT_INDEX,
     DEFAULT_MODEL,
     DEFAULT_PASSAGE_TOKENS,
+    ENGINES,
     INDEX_KINDS,
     MODES,
     RERANK_DEPTH,
@@ -86,7 +88,7 @@ def _index_arg(parser: argparse.ArgumentParser) -> None:
 def _define_build(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Build or update an index. A later build without flags keeps how the index was built (model, backend, "
-        "token limit, vector index, corpus folder); a flag changes that one field."
+        "token limit, vector index, engine, corpus folder); a flag changes that one field."
     )
     parser.add_argument(
         "--corpus", type=Path, default=None, help="corpus folder (default: the index's, else corpus)"
@@ -126,6 +128,33 @@ def _define_build(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=None,
         help=f"embed each passage's first N tokens (new index: {DEFAULT_PASSAGE_TOKENS}; the model's limit caps it)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="where passages and vectors live: local files, or Milvus (new index: local; needs the [scale] extra)",
+    )
+    parser.add_argument(
+        "--milvus-uri",
+        default=None,
+        metavar="URI",
+        help="a Milvus Lite file (DIR/milvus.db, the default) or a server (http://host:19530; token from "
+        "$MILVUS_TOKEN)",
+    )
+    parser.add_argument(
+        "--collection",
+        default=None,
+        metavar="NAME",
+        help=f"the Milvus alias of the live generation (new index: {DEFAULT_COLLECTION})",
+    )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="chunk and embed on Ray Data: a cluster's address, or none for a local Ray on this machine's cores",
     )
     parser.set_defaults(handler=_run_build)
 
@@ -250,6 +279,11 @@ def _run_build(args: argparse.Namespace) -> int:
         compact=args.compact,
         backend=args.backend,
         passage_tokens=args.passage_tokens,
+        engine=args.engine,
+        milvus_uri=args.milvus_uri,
+        collection=args.collection,
+        ray=args.ray is not None,
+        ray_address=args.ray or None,
     )
     print_build_report(build_index(settings), settings)
     return 0

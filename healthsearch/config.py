@@ -26,6 +26,8 @@ BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
 INDEX_KINDS = ("auto", "flat", "ivf", "ivfpq")
 RERANK_DEPTH = 30  # passages an optional cross-encoder re-scores
 MAX_K = 1000
+ENGINES = ("local", "milvus")
+DEFAULT_COLLECTION = "healthsearch"
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,8 @@ class BuildSettings:
     index_type: str | None = None
     compact: bool | None = None
     chunker: ChunkerSettings | None = None
+    engine: str | None = None  # "local" or "milvus"
+    milvus_uri: str | None = None  # a Milvus Lite file (.db) or a server (http://host:19530)
+    collection: str | None = None  # the Milvus alias that names the live generation
+    ray: bool = False  # chunk and embed on Ray Data (how to run, not part of the spec)
+    ray_address: str | None = None  # a Ray cluster; None starts a local Ray with this machine's cores

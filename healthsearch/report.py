@@ -47,7 +47,13 @@ def spec_line(spec: IndexSpec) -> str:
     model, vectors = spec.model, spec.vectors
     tokens = f"{model.passage_tokens} tokens" if model.passage_tokens else "the model's token limit"
     kind = "compact" if vectors.compact else vectors.kind
-    return f"model {model.name} ({model.backend}, passages cut at {tokens}); vectors {kind}; engine {spec.engine.name}"
+    engine = spec.engine.name
+    if engine == "milvus":
+        return (
+            f"model {model.name} ({model.backend}, passages cut at {tokens}); engine milvus at {spec.engine.uri}, "
+            f"collection {spec.engine.collection}"
+        )
+    return f"model {model.name} ({model.backend}, passages cut at {tokens}); vectors {kind}; engine {engine}"
 
 
 def _print_list(title: str, lines: list[str]) -> None:
@@ -88,9 +94,28 @@ def print_results(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _search_side(manifest: Manifest) -> list[str]:
+    """Where the vectors and BM25 live: files in the folder, or a Milvus collection."""
+    files, engine = manifest.files, manifest.spec.engine
+    if engine.name == "milvus":
+        return [
+            f"engine:     milvus at {engine.uri}, collection (alias) {engine.collection}, generation "
+            f"{manifest.generation}",
+            f"vectors:    {manifest.index_type} in Milvus; BM25 by Milvus's BM25 function",
+            f"cache:      embeddings and passages in {files['database']}",
+        ]
+    return [
+        f"vectors:    {manifest.index_type} in {files['vectors']}"
+        + (f" (re-ranked with {files['exact']}/)" if "exact" in files else "")
+        + (" (compact)" if manifest.spec.vectors.compact else ""),
+        f"lexical:    BM25 (bm25s) in {files['lexical']}/",
+        "engine:     local",
+    ]
+
+
 def manifest_summary(manifest: Manifest, index_dir: Path) -> str:
     """The manifest facts a person wants to see."""
-    model, counts, files = manifest.spec.model, manifest.counts, manifest.files
+    model, counts = manifest.spec.model, manifest.counts
     tokens = f"{model.passage_tokens} tokens" if model.passage_tokens else "the model's limit"
     return "\n".join(
         [
@@ -102,11 +127,7 @@ def manifest_summary(manifest: Manifest, index_dir: Path) -> str:
             f"model:      {model.name} (dimension {model.dimension}, fingerprint {model.fingerprint})",
             f"            {model.location}",
             f"embedding:  backend {model.backend}, passages cut at {tokens}",
-            f"vectors:    {manifest.index_type} in {files['vectors']}"
-            + (f" (re-ranked with {files['exact']}/)" if "exact" in files else "")
-            + (" (compact)" if manifest.spec.vectors.compact else ""),
-            f"lexical:    BM25 (bm25s) in {files['lexical']}/",
-            f"engine:     {manifest.spec.engine.name}",
+            *_search_side(manifest),
             f"chunker:    {manifest.spec.chunker.as_dict()}",
             f"skipped:    {len(manifest.skipped)} file(s)",
             "versions:   " + ", ".join(f"{k} {v}" for k, v in sorted(manifest.versions.items())),

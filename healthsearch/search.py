@@ -6,6 +6,7 @@ defaults is searched as it was built.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -156,15 +157,16 @@ class Searcher:
     def _hits(
         self, text: str, vector: np.ndarray | None, k: int, mode: str, filters: Filters
     ) -> list[tuple[StoredPassage, float]]:
-        """The best ``k`` passage rows that pass the filters, digging deeper until the page is full."""
+        """The best ``k`` passage rows that pass the filters, digging deeper until the page is full or the
+        engine has no more (an engine that filters before ranking, as Milvus does, answers short)."""
         depth = max(self.config.depth, 5 * k)
         wanted = max(k, self.reranker.depth if self.reranker else 0)
         while True:
-            ranked = self._ranked(text, vector, mode, depth, filters)
+            ranked, exhausted = self._ranked(text, vector, mode, depth, filters)
             candidates = ranked if filters else ranked[:wanted]  # without filters the top ones are the hits
             rows = self.engine.fetch_passages([i for i, _ in candidates])
             hits = [(rows[i], s) for i, s in candidates if i in rows and filters.keep(rows[i])]
-            if len(hits) >= k or depth >= self.counts["passages"]:
+            if len(hits) >= k or exhausted or depth >= self.counts["passages"]:
                 if self.reranker is not None:
                     hits = self.reranker.rerank(text, hits)
                 return hits[:k]
@@ -172,8 +174,9 @@ class Searcher:
 
     def _ranked(
         self, text: str, vector: np.ndarray | None, mode: str, depth: int, filters: Filters
-    ) -> Ranking:
-        """Passage ids with scores, best first, for one mode."""
+    ) -> tuple[Ranking, bool]:
+        """Passage ids with scores, best first, for one mode; and whether the ranking that covers every passage
+        (dense, or lexical alone) came back shorter than ``depth``, so that digging deeper finds nothing new."""
         extra = clinical_terms(text) if self.config.expand_lay_terms else ""
         lexical = (
             self.engine.lexical(f"{text} {extra}" if extra else text, depth, filters)
@@ -181,12 +184,13 @@ class Searcher:
             else []
         )
         if mode == "lexical":
-            return lexical
+            return lexical, len(lexical) < depth
         assert vector is not None
         dense = self.engine.dense(vector, depth, filters, self.config.use_heads)
         if mode == "dense":
-            return dense
-        return fusion.rrf([dense, lexical], k=self.config.rrf_k, weights=[1.0, self.config.lexical_weight])
+            return dense, len(dense) < depth
+        fused = fusion.rrf([dense, lexical], k=self.config.rrf_k, weights=[1.0, self.config.lexical_weight])
+        return fused, len(dense) < depth
 
     def article_passages(self, article_id: str) -> list[StoredPassage]:
         """All passages of one article, for "more from this article"."""
@@ -202,7 +206,19 @@ class Searcher:
 
 
 def open_engine(index_dir: Path, manifest: Manifest) -> Engine:
-    """The engine the spec names, opened on the live generation."""
+    """The engine the spec names, opened on the live generation (Milvus: the collection its alias names now,
+    with the token from ``MILVUS_TOKEN``)."""
+    spec = manifest.spec
+    if spec.engine.name == "milvus":
+        from .milvus_engine import MilvusEngine
+
+        return MilvusEngine.open(
+            spec.engine.uri,
+            spec.engine.collection,
+            token=os.environ.get("MILVUS_TOKEN"),
+            model=spec.model,
+            index_dir=index_dir,
+        )
     return LocalEngine.open(index_dir, manifest)
 
 

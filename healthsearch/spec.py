@@ -6,15 +6,26 @@ page build their encoder from it, so an index built with another model, backend 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_PASSAGE_TOKENS, ChunkerSettings
+from .config import (
+    DEFAULT_BACKEND,
+    DEFAULT_COLLECTION,
+    DEFAULT_MODEL,
+    DEFAULT_PASSAGE_TOKENS,
+    ENGINES,
+    ChunkerSettings,
+)
 from .embedding import ModelRef, resolve_model
-from .errors import IndexProblem
+from .errors import HealthsearchError, IndexProblem
 
-ENGINES = ("local", "milvus")
+LITE_FILE = (
+    "milvus.db"  # the Milvus Lite file a Milvus index uses in its folder when no --milvus-uri is given
+)
+_COLLECTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,36 @@ def _show(value: Any) -> str:
     if value is None:
         return "model limit"
     return str(value) if value != "" else "none"
+
+
+def requested_engine(
+    live: EngineSpec, name: str | None, uri: str | None, collection: str | None, index_dir: Path
+) -> EngineSpec:
+    """The live engine with the given fields changed (None keeps them). A Milvus engine without a URI uses the
+    Milvus Lite file ``DIR/milvus.db``, without a collection ``healthsearch``; Lite paths are made absolute."""
+    engine = name or live.name
+    if engine not in ENGINES:
+        raise HealthsearchError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+    if engine == "local":
+        if uri or collection:
+            raise HealthsearchError("--milvus-uri and --collection need --engine milvus")
+        return EngineSpec()
+    kept = live if live.name == "milvus" else EngineSpec()
+    chosen = (kept.uri if uri is None else uri) or str(index_dir / LITE_FILE)
+    alias = (kept.collection if collection is None else collection) or DEFAULT_COLLECTION
+    if not _COLLECTION_NAME.fullmatch(alias):
+        raise HealthsearchError(
+            f"collection name {alias!r} is not usable in Milvus; use letters, digits and underscores "
+            "(not starting with a digit, at most 200)"
+        )
+    return EngineSpec("milvus", lite_path(chosen), alias)
+
+
+def lite_path(uri: str) -> str:
+    """A Milvus Lite file (a path ending in .db) as an absolute path; a server URI unchanged."""
+    if uri.startswith(("http://", "https://", "tcp://", "unix:")) or not uri.endswith(".db"):
+        return uri
+    return str(Path(uri).expanduser().resolve())
 
 
 def model_of(spec: ModelSpec) -> ModelRef:
