@@ -209,24 +209,21 @@ class Store:
 
     def vectors_of(self, model: str, dimension: int, ids: list[int]) -> dict[int, np.ndarray]:
         """The cached vectors of some passages, by passage id."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(
-            "SELECT p.id, e.vector FROM passages p JOIN embeddings e ON e.content_hash = p.content_hash"
-            f" AND e.model = ? WHERE p.id IN ({marks})",
-            [model, *ids],
-        )
-        return {pid: np.frombuffer(blob, dtype=np.float32, count=dimension) for pid, blob in rows}
+        return self._vectors_by_passage("e.content_hash = p.content_hash", model, dimension, ids)
 
     def article_vectors_of(self, model: str, dimension: int, ids: list[int]) -> dict[int, np.ndarray]:
         """The whole-article (head) vector of each passage's article, by passage id (articles with a head)."""
+        return self._vectors_by_passage("e.content_hash = a.head_hash", model, dimension, ids)
+
+    def _vectors_by_passage(
+        self, match: str, model: str, dimension: int, ids: list[int]
+    ) -> dict[int, np.ndarray]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            "SELECT p.id, e.vector FROM passages p JOIN articles a ON a.id = p.article_id JOIN embeddings e"
-            f" ON e.content_hash = a.head_hash AND e.model = ? WHERE p.id IN ({marks})",
+            "SELECT p.id, e.vector FROM passages p JOIN articles a ON a.id = p.article_id"
+            f" JOIN embeddings e ON {match} AND e.model = ? WHERE p.id IN ({marks})",
             [model, *ids],
         )
         return {pid: np.frombuffer(blob, dtype=np.float32, count=dimension) for pid, blob in rows}
