@@ -30,7 +30,7 @@ from healthsearch.rebuild import BuildProcess
 from healthsearch.relevance import NO_CLOSE_MATCH
 from healthsearch.rerank import Reranker
 from healthsearch.safety import EmergencyAlert, prepare_semantic
-from healthsearch.search import Searcher, encoder_for_spec
+from healthsearch.search import Searcher, close_when_idle, encoder_for_spec
 from healthsearch.spec import ModelSpec
 
 INDEX_DIR = Path(os.environ.get("HEALTHSEARCH_INDEX", "index"))
@@ -39,27 +39,24 @@ CORPUS_DIR = Path(CORPUS_ENV or "corpus")
 
 
 @st.cache_resource(show_spinner="Loading the language model…")
-def load_encoder(
-    name: str, location: str, fingerprint: str, backend: str, passage_tokens: int | None
-) -> Encoder:
+def load_encoder(model: ModelSpec) -> Encoder:
     """The embedding model an index's spec names, loaded once per process and shared by every session."""
-    model = ModelSpec(name, location, fingerprint, 0, backend, passage_tokens)
     encoder = encoder_for_spec(model, INDEX_DIR)
     encoder.encode_query("warm up")
     prepare_semantic(encoder)  # the emergency exemplars, embedded once here rather than on someone's query
     return encoder
 
 
-@st.cache_resource(show_spinner="Opening the index…", max_entries=1)
+@st.cache_resource(show_spinner="Opening the index…", max_entries=1, on_release=close_when_idle)
 def load_searcher(index_dir: str, stamp: int) -> Searcher:
-    """One Searcher per index generation (``stamp`` changes when a build commits)."""
+    """One Searcher per index generation (``stamp`` changes when a build commits); the one it replaces is
+    closed once the searches still running on it have had time to finish."""
     manifest = read_manifest(Path(index_dir))
     return Searcher.open(index_dir, encoder=encoder_of(manifest), reranker=load_reranker())
 
 
 def encoder_of(manifest: Manifest) -> Encoder:
-    model = manifest.spec.model
-    return load_encoder(model.name, model.location, model.fingerprint, model.backend, model.passage_tokens)
+    return load_encoder(manifest.spec.model)
 
 
 @st.cache_resource(show_spinner="Loading the reranker…")

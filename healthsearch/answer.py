@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .embedding import Encoder
+from .engine import Filters
 from .errors import HealthsearchError
 from .query import MAX_QUERY_CHARS, clean_query
 from .relevance import is_close_match
@@ -63,7 +64,7 @@ def answer(
 ) -> Answer:
     """Search ``raw_query`` and check it for an emergency; a bad query or option becomes ``error``, never raises."""
     cleaned = clean_query(raw_query)
-    text = searcher.prepare(cleaned.text)
+    text = searcher.question_text(cleaned.text)
     if not text:
         alert = emergency_only(raw_query, searcher.encoder)
         return Answer(cleaned.text, cleaned.truncated, alert, False, error=EMPTY_QUERY)
@@ -71,7 +72,7 @@ def answer(
     # The whole message is checked (safety.MAX_CHECKED_CHARS), with the search's vector: no second model pass.
     emergency = detect_emergency(raw_query, vector, searcher.encoder)
     try:
-        results = searcher.search(cleaned.text, k, mode, tags, sources, query_vector=vector)
+        results = searcher.search_prepared(text, k, mode, Filters.of(tags, sources), True, vector)
     except HealthsearchError as exc:
         return Answer(cleaned.text, cleaned.truncated, emergency, False, error=str(exc))
     return Answer(cleaned.text, cleaned.truncated, emergency, is_close_match(results), results)

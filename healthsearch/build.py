@@ -130,7 +130,7 @@ def build_index(
         else:
             encoder = encoder or _encoder_for(plan, settings)
             plan.spec = plan.spec.with_model(dimension=encoder.dimension)
-            _write_safely(settings, plan, live, encoder, report, on_progress)
+            _Run(settings, plan, live, encoder, report, on_progress).write_safely()
         report.spec = plan.spec
     report.seconds = time.perf_counter() - started
     return report
@@ -233,25 +233,113 @@ def _report_unchanged(plan: _Plan, report: BuildReport) -> None:
     report.skipped = [(str(path), str(reason)) for path, reason in plan.base.skipped]
 
 
-def _write_safely(
-    settings: BuildSettings,
-    plan: _Plan,
-    live: Manifest | None,
-    encoder: Encoder,
-    report: BuildReport,
-    on_progress: ProgressCallback | None,
-) -> None:
-    """Write and commit a generation; a full disk becomes one clear line (the live generation is untouched)."""
-    with _milvus(plan.spec) as milvus, _ray(settings):
-        number = live.generation if live else 0
-        if milvus is not None:
-            number = max(number, milvus.live_generation())
-        generation = next_generation(settings.index, number)
+@dataclass
+class _Run:
+    """One build writing a new generation: what it was asked, what it plans, the encoder and the report it fills."""
+
+    settings: BuildSettings
+    plan: _Plan
+    live: Manifest | None
+    encoder: Encoder
+    report: BuildReport
+    on_progress: ProgressCallback | None
+
+    def write_safely(self) -> None:
+        """Write and commit a generation; a full disk becomes one clear line (the live generation is untouched)."""
+        with _milvus(self.plan.spec) as milvus, _ray(self.settings):
+            number = self.live.generation if self.live else 0
+            if milvus is not None:
+                number = max(number, milvus.live_generation())
+            generation = next_generation(self.settings.index, number)
+            try:
+                self.write_generation(generation, milvus)
+            except (OSError, sqlite3.Error, RuntimeError) as exc:
+                _full_disk(exc, self.settings, generation, self.live)
+                raise
+
+    def write_generation(self, generation: Generation, milvus: MilvusTarget | None = None) -> None:
+        """Write a complete new generation aside, then commit it: by replacing the manifest (local files), or
+        by moving the Milvus alias and then replacing the manifest (Milvus)."""
+        settings, plan, encoder = self.settings, self.plan, self.encoder
+        conn = _start_database(settings.index, plan.base, generation.partial("database"))
         try:
-            _write_generation(settings, plan, generation, encoder, report, on_progress, milvus)
-        except (OSError, sqlite3.Error, RuntimeError) as exc:
-            _full_disk(exc, settings, generation, live)
-            raise
+            store = Store(conn)
+            _apply_changes(store, plan, self.report, settings)
+            self.embed_missing(store)
+            store.drop_unused_embeddings(encoder.key)
+            conn.commit()
+            counts = store.counts()
+            if milvus is None:
+                lexical.build(store.lexical_rows(), generation.partial("lexical"))
+                parts = [
+                    "lexical",
+                    *VectorIndex.write(store, encoder.key, encoder.dimension, plan.spec.vectors, generation),
+                ]
+                failpoints.reach("writing")
+            else:
+                written = milvus.write(generation.number, store, plan.spec.model, encoder.key)
+                parts = []
+        finally:
+            conn.close()
+        files = generation.publish(["database", *parts])
+        failpoints.reach("before-swap")
+        if milvus is not None:
+            milvus.commit(written)
+        index_type = milvus.index_type if milvus is not None else None
+        write_manifest(settings.index, self.manifest(generation.number, counts, files, index_type))
+        remove_old(settings.index, keep={generation.number, generation.number - 1})
+        if milvus is not None:
+            milvus.drop_old()
+        self.report.articles, self.report.passages = counts["articles"], counts["passages"]
+
+    def embed_missing(self, store: Store) -> None:
+        """Embed every passage whose content hash has no cached vector under this encoder's key (on Ray with
+        ``settings.ray``)."""
+        settings, encoder = self.settings, self.encoder
+        if settings.ray:
+            from .ray_embed import embed_missing_with_ray
+
+            self.report.embedded = embed_missing_with_ray(
+                store, encoder, encoder.key, settings.ray_address, settings.batch_size
+            )
+            return
+        inputs = store.embedding_inputs(store.missing_embeddings(encoder.key))
+        hashes = list(inputs)
+        if not hashes:
+            return
+
+        def progress(done: int, total: int) -> None:
+            failpoints.reach("embedding")
+            if self.on_progress is not None:
+                self.on_progress(done, total)
+
+        vectors = encoder.encode_passages(
+            [inputs[h] for h in hashes], settings.batch_size, progress=settings.progress, on_progress=progress
+        )
+        store.put_embeddings(encoder.key, hashes, vectors)
+        self.report.embedded = len(hashes)
+
+    def manifest(
+        self, generation: int, counts: dict[str, int], files: dict[str, str], index_type: str | None
+    ) -> Manifest:
+        """The manifest that commits this generation (skip notes of unchanged files carried over)."""
+        plan = self.plan
+        skipped = [list(item) for item in self.report.skipped]
+        if plan.base is not None:
+            still_there = {f.relative for f in plan.files} - {f.relative for f in plan.changed}
+            skipped += [item for item in plan.base.skipped if item[0] in still_there]
+        return Manifest(
+            generation=generation,
+            spec=plan.spec,
+            vector_key=self.encoder.key,
+            index_type=index_type or VectorIndex.kind_for(counts["passages"], plan.spec.vectors),
+            counts=counts,
+            files=files,
+            corpus=_corpus_key(plan.corpus),
+            built_at=now_iso(),
+            skipped=sorted(skipped),
+            versions=library_versions(),
+        )
 
 
 def _full_disk(
@@ -302,50 +390,6 @@ def _out_of_space(exc: BaseException) -> bool:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [exc.__class__.__name__])[0][:120]
-
-
-def _write_generation(
-    settings: BuildSettings,
-    plan: _Plan,
-    generation: Generation,
-    encoder: Encoder,
-    report: BuildReport,
-    on_progress: ProgressCallback | None,
-    milvus: MilvusTarget | None = None,
-) -> None:
-    """Write a complete new generation aside, then commit it: by replacing the manifest (local files), or by
-    moving the Milvus alias and then replacing the manifest (Milvus)."""
-    conn = _start_database(settings.index, plan.base, generation.partial("database"))
-    try:
-        store = Store(conn)
-        _apply_changes(store, plan, report, settings)
-        _embed_missing(store, encoder, settings, report, on_progress)
-        store.drop_unused_embeddings(encoder.key)
-        conn.commit()
-        counts = store.counts()
-        if milvus is None:
-            lexical.build(store.lexical_rows(), generation.partial("lexical"))
-            parts = [
-                "lexical",
-                *VectorIndex.write(store, encoder.key, encoder.dimension, plan.spec.vectors, generation),
-            ]
-            failpoints.reach("writing")
-        else:
-            written = milvus.write(generation.number, store, plan.spec.model, encoder.key)
-            parts = []
-    finally:
-        conn.close()
-    files = generation.publish(["database", *parts])
-    failpoints.reach("before-swap")
-    if milvus is not None:
-        milvus.commit(written)
-    index_type = milvus.index_type if milvus is not None else None
-    manifest = _manifest(plan, generation.number, encoder.key, counts, files, report, index_type)
-    write_manifest(settings.index, manifest)
-    remove_old(settings.index, keep={generation.number, generation.number - 1})
-    if milvus is not None:
-        milvus.drop_old()
-    report.articles, report.passages = counts["articles"], counts["passages"]
 
 
 def _start_database(index_dir: Path, base: Manifest | None, target: Path) -> sqlite3.Connection:
@@ -445,66 +489,6 @@ def _count_changes(before: PassageKeys, after: PassageKeys, total: int, report: 
     report.removed = sum(1 for key in before if key not in after)
     report.changed = sum(1 for key, h in after.items() if key in before and before[key] != h)
     report.kept = total - report.new - report.changed
-
-
-def _embed_missing(
-    store: Store,
-    encoder: Encoder,
-    settings: BuildSettings,
-    report: BuildReport,
-    on_progress: ProgressCallback | None,
-) -> None:
-    """Embed every passage whose content hash has no cached vector under this encoder's key (on Ray with
-    ``settings.ray``)."""
-    if settings.ray:
-        from .ray_embed import embed_missing_with_ray
-
-        report.embedded = embed_missing_with_ray(
-            store, encoder, encoder.key, settings.ray_address, settings.batch_size
-        )
-        return
-    inputs = store.embedding_inputs(store.missing_embeddings(encoder.key))
-    hashes = list(inputs)
-    if not hashes:
-        return
-
-    def progress(done: int, total: int) -> None:
-        failpoints.reach("embedding")
-        if on_progress is not None:
-            on_progress(done, total)
-
-    vectors = encoder.encode_passages(
-        [inputs[h] for h in hashes], settings.batch_size, progress=settings.progress, on_progress=progress
-    )
-    store.put_embeddings(encoder.key, hashes, vectors)
-    report.embedded = len(hashes)
-
-
-def _manifest(
-    plan: _Plan,
-    generation: int,
-    vector_key: str,
-    counts: dict[str, int],
-    files: dict[str, str],
-    report: BuildReport,
-    index_type: str | None = None,
-) -> Manifest:
-    skipped = [list(item) for item in report.skipped]
-    if plan.base is not None:
-        still_there = {f.relative for f in plan.files} - {f.relative for f in plan.changed}
-        skipped += [item for item in plan.base.skipped if item[0] in still_there]
-    return Manifest(
-        generation=generation,
-        spec=plan.spec,
-        vector_key=vector_key,
-        index_type=index_type or VectorIndex.kind_for(counts["passages"], plan.spec.vectors),
-        counts=counts,
-        files=files,
-        corpus=_corpus_key(plan.corpus),
-        built_at=now_iso(),
-        skipped=sorted(skipped),
-        versions=library_versions(),
-    )
 
 
 __all__ = [

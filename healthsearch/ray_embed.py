@@ -278,7 +278,7 @@ def embed_missing_with_ray(
     num_cpus: int | None = None,
 ) -> int:
     """Embed on Ray only the passages and article heads whose content hash has no cached ``model_key`` vector,
-    and cache them in the store; returns how many were embedded (the plain build's _embed_missing on Ray)."""
+    and cache them in the store; returns how many were embedded (the plain build's embedding step on Ray)."""
     inputs = store.embedding_inputs(store.missing_embeddings(model_key))
     hashes = list(inputs)
     if hashes:

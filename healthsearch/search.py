@@ -7,6 +7,7 @@ defaults is searched as it was built.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -26,6 +27,8 @@ from .rerank import Reranker
 from .spec import ModelSpec, model_of
 from .store import StoredPassage
 from .vocabulary import clinical_terms
+
+SEARCH_GRACE_SECONDS = 60.0  # a replaced Searcher stays open this long for the searches still on it
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,11 @@ class Searcher:
 
     def prepare(self, query: str) -> str:
         """The text searched for a query: cleaned, and with greetings and codes of written questions dropped."""
-        text = clean_query(query).text
-        return clean_consumer_question(text) if self.config.clean_question else text
+        return self.question_text(clean_query(query).text)
+
+    def question_text(self, cleaned: str) -> str:
+        """The text searched for an already cleaned query (:func:`clean_query`)."""
+        return clean_consumer_question(cleaned) if self.config.clean_question else cleaned
 
     def dense_text(self, text: str) -> str:
         """What the encoder embeds for prepared text: everyday words may add clinical ones."""
@@ -134,7 +140,13 @@ class Searcher:
         ``highlight=False`` skips each passage's best sentence and similarity (bulk evaluation). ``query_vector``
         (from :meth:`query_vector`) saves encoding the query again.
         """
-        text = self.prepare(query)
+        filters = Filters.of(tags, sources)
+        return self.search_prepared(self.prepare(query), k, mode, filters, highlight, query_vector)
+
+    def search_prepared(
+        self, text: str, k: int, mode: str, filters: Filters, highlight: bool, query_vector: np.ndarray | None
+    ) -> list[Result]:
+        """:meth:`search` for text that :meth:`prepare` already made (the one query path cleans once)."""
         if not text:
             raise HealthsearchError("the query is empty; type a few words such as: heel pain after running")
         if mode not in MODES:
@@ -143,9 +155,7 @@ class Searcher:
             raise HealthsearchError(f"k must be at least 1 (got {k})")
         if query_vector is None and mode != "lexical":
             query_vector = self.query_vector(text)
-        hits = self._hits(
-            text, query_vector, min(k, MAX_K, self.counts["passages"]), mode, Filters.of(tags, sources)
-        )
+        hits = self._hits(text, query_vector, min(k, MAX_K, self.counts["passages"]), mode, filters)
         similarity: dict[int, float] = {}
         if highlight and query_vector is not None:
             similarity = self.engine.similarities(query_vector, [row.id for row, _ in hits])
@@ -200,9 +210,21 @@ class Searcher:
         """Tags and sources available for filtering."""
         return self.engine.facets()
 
+    def close(self) -> None:
+        """Release the engine (the SQLite connection, or the Milvus client); the Searcher answers no more."""
+        self.engine.close()
+
     def changed_on_disk(self) -> bool:
         """True when a build has committed a newer generation since this Searcher opened."""
         return _manifest_stamp(self.index_dir) != self._stamp
+
+
+def close_when_idle(searcher: Searcher, grace_seconds: float = SEARCH_GRACE_SECONDS) -> None:
+    """Close a Searcher that was replaced (a newer generation is open) once searches that began on it have had
+    ``grace_seconds`` to finish; a long-running page then holds one open index, not one per rebuild."""
+    timer = threading.Timer(grace_seconds, searcher.close)
+    timer.daemon = True
+    timer.start()
 
 
 def open_engine(index_dir: Path, manifest: Manifest) -> Engine:

@@ -46,6 +46,13 @@ def build(corpus: Path, index: Path, encoder: Encoder, **options: object):
     return build_index(BuildSettings(corpus=corpus, index=index, progress=False, **options), encoder=encoder)  # type: ignore[arg-type]
 
 
+def built_beside(corpus: Path, name: str, encoder: Encoder) -> Path:
+    """A local index of ``corpus`` built into a folder next to it."""
+    index = corpus.parent / name
+    build(corpus, index, encoder)
+    return index
+
+
 def copy_sample(slugs: list[str], target: Path) -> Path:
     """Copy a few sample-library articles into a tiny corpus."""
     target.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from healthsearch.embedding import Encoder
 from healthsearch.manifest import read_manifest
 from healthsearch.search import Searcher
 
-from .conftest import REPO, build, copy_sample, write
+from .conftest import REPO, build, built_beside, copy_sample, write
 
 SLUGS = ["plantar-fasciitis", "gout", "urinary-tract-infection", "migraine", "asthma"]
 QUERIES = ["heel pain after running", "gout in the big toe", "burning when I pee"]
@@ -66,9 +66,7 @@ def milvus_index(corpus: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def local_index(corpus: Path, encoder: Encoder) -> Path:
-    index = corpus.parent / "local"
-    build(corpus, index, encoder)
-    return index
+    return built_beside(corpus, "local", encoder)
 
 
 def test_build_writes_the_engine_into_the_spec_and_no_local_search_files(

@@ -24,7 +24,7 @@ from healthsearch.search import Searcher
 from healthsearch.spec import ModelSpec
 from healthsearch.store import Store, open_db
 
-from .conftest import build, copy_sample, write
+from .conftest import build, built_beside, copy_sample, write
 
 SLUGS = ["plantar-fasciitis", "gout", "migraine", "asthma", "acne"]
 
@@ -45,9 +45,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def index(corpus: Path, encoder: Encoder) -> Path:
-    folder = corpus.parent / "index"
-    build(corpus, folder, encoder)
-    return folder
+    return built_beside(corpus, "index", encoder)
 
 
 def database(index: Path) -> Path:

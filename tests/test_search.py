@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
+from healthsearch.embedding import Encoder
 from healthsearch.errors import HealthsearchError
-from healthsearch.search import Result, Searcher
+from healthsearch.search import Result, Searcher, close_when_idle
 
 HEEL = {"plantar-fasciitis", "achilles-tendinitis", "heel-spurs", "achilles-tendon-rupture"}
 
@@ -75,3 +78,12 @@ def test_bad_arguments_are_clear_errors(searcher: Searcher) -> None:
 def test_huge_k_is_capped(searcher: Searcher) -> None:
     results = searcher.search("knee pain", k=10**9, mode="lexical")
     assert 0 < len(results) <= searcher.counts["passages"]
+
+
+def test_a_replaced_searcher_closes_after_its_grace_period(sample_index: Path, encoder: Encoder) -> None:
+    replaced = Searcher.open(sample_index, encoder=encoder)
+    close_when_idle(replaced, grace_seconds=0.2)
+    assert replaced.search("heel pain", k=1)  # still answers during the grace period
+    time.sleep(0.6)
+    with pytest.raises(sqlite3.ProgrammingError):
+        replaced.search("heel pain", k=1, mode="lexical")
