@@ -25,7 +25,15 @@ from typing import Literal
 import numpy as np
 
 from .embedding import Encoder
-from .safety_patterns import MAX_CHECKED_CHARS, PATTERNS_FILE, guarded, load_table, match_kind, normalise
+from .safety_patterns import (
+    MAX_CHECKED_CHARS,
+    PATTERNS_FILE,
+    guarded,
+    load_table,
+    match_kind,
+    normalise,
+    sounds_mild,
+)
 from .safety_semantic import (
     CALIBRATION_FILE,
     EXEMPLARS_FILE,
@@ -126,7 +134,7 @@ def semantic_kind(query: str, query_vector: np.ndarray | None, encoder: Encoder)
             "semantic emergency check skipped: %s", str(exc).splitlines()[0][:200] if str(exc) else exc
         )
         return None
-    if kind is not None and kind != "self_harm" and guarded(PATTERNS, text):
+    if kind is not None and kind != "self_harm" and (guarded(PATTERNS, text) or sounds_mild(PATTERNS, text)):
         return None
     return kind
 

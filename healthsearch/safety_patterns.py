@@ -18,7 +18,7 @@ MAX_CHECKED_CHARS = (
 )
 DATA_DIR = Path(__file__).resolve().parent / "safety_data"
 PATTERNS_FILE = DATA_DIR / "patterns.txt"
-REQUIRED_FRAGMENTS = ("informational", "urgent", "animal", "human")
+REQUIRED_FRAGMENTS = ("informational", "urgent", "animal", "human", "mild")
 
 _NEGATORS = frozenset(
     {"no", "not", "without", "never", "nor", "denies", "isnt", "wasnt", "hasnt", "didnt", "dont"}
@@ -51,6 +51,7 @@ class PatternTable:
     urgent: re.Pattern[str]
     animal: re.Pattern[str]
     human: re.Pattern[str]
+    mild: re.Pattern[str]
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -114,11 +115,11 @@ def _compile(path: Path, lines: list[tuple[int, str]]) -> PatternTable:
     if not rules:
         raise SafetyDataError(f"{path}: no [category] defined")
     guards = (re.compile(fragments[name]) for name in REQUIRED_FRAGMENTS)
-    informational, urgent, animal, human = guards
+    informational, urgent, animal, human, mild = guards
     table = tuple(
         Rule(kind, tuple(parts["+"]), tuple(parts["&"]), tuple(parts["-"])) for kind, parts in rules.items()
     )
-    return PatternTable(table, informational, urgent, animal, human)
+    return PatternTable(table, informational, urgent, animal, human, mild)
 
 
 def _fragment(where: str, line: str) -> tuple[str, str]:
@@ -204,6 +205,12 @@ def guarded(table: PatternTable, text: str) -> bool:
     if table.informational.search(text) and not table.urgent.search(text):
         return True
     return bool(table.animal.search(text)) and not table.human.search(table.animal.sub(" ", text))
+
+
+def sounds_mild(table: PatternTable, text: str) -> bool:
+    """True for a mild, past or "what happens if" wording without an urgent word (normalised text): the
+    semantic layer stays quiet on it, since a look-alike of a mild symptom embeds close to the emergency."""
+    return bool(table.mild.search(text)) and not table.urgent.search(text)
 
 
 def match_kind(table: PatternTable, text: str) -> str | None:

@@ -19,8 +19,9 @@ from healthsearch.safety import (
     EMERGENCY_MESSAGE,
     detect_emergency,
     pattern_kind,
+    semantic_kind,
 )
-from healthsearch.safety_patterns import DATA_DIR, load_table, normalise
+from healthsearch.safety_patterns import DATA_DIR, load_table, normalise, sounds_mild
 from healthsearch.safety_semantic import (
     BENIGN,
     Calibration,
@@ -75,18 +76,18 @@ def test_no_exemplar_is_a_battery_line() -> None:
     assert copies == []
 
 
-GOOD_HEAD = "<informational> = ^what is\n<urgent> = now\n<animal> = \\bdog\\b\n<human> = \\bme\\b\n"
+GOOD_HEAD = "<informational> = ^what is\n<urgent> = now\n<animal> = \\bdog\\b\n<human> = \\bme\\b\n<mild> = \\bonce\\b\n"
 
 BAD_TABLES = [
-    (GOOD_HEAD + "[a]\n+ \\b<nope>\n", 6, "unknown fragment <nope>"),
-    (GOOD_HEAD + "[a]\n+ (unclosed\n", 6, "bad regular expression"),
-    (GOOD_HEAD + "+ orphan\n", 5, "rule before any [category]"),
-    (GOOD_HEAD + "[a]\n+ x\n[a]\n", 7, "defined twice"),
-    (GOOD_HEAD + "[a]\n& only one part\n", 6, "two or more"),
-    (GOOD_HEAD + "[a]\n* what\n", 6, "expected"),
-    (GOOD_HEAD + "[Bad Name]\n", 5, "lowercase_name"),
+    (GOOD_HEAD + "[a]\n+ \\b<nope>\n", 7, "unknown fragment <nope>"),
+    (GOOD_HEAD + "[a]\n+ (unclosed\n", 7, "bad regular expression"),
+    (GOOD_HEAD + "+ orphan\n", 6, "rule before any [category]"),
+    (GOOD_HEAD + "[a]\n+ x\n[a]\n", 8, "defined twice"),
+    (GOOD_HEAD + "[a]\n& only one part\n", 7, "two or more"),
+    (GOOD_HEAD + "[a]\n* what\n", 7, "expected"),
+    (GOOD_HEAD + "[Bad Name]\n", 6, "lowercase_name"),
     ("    continued\n", 1, "continuation line"),
-    ("# a comment\n\n" + GOOD_HEAD + "[a]\n+ ok\n    |(broken\n", 8, "bad regular expression"),
+    ("# a comment\n\n" + GOOD_HEAD + "[a]\n+ ok\n    |(broken\n", 9, "bad regular expression"),
 ]
 
 
@@ -342,3 +343,25 @@ def test_top_k_margin_compares_the_means_of_both_sides(encoder: Encoder) -> None
     assert one.category == two.category and one.emergency == two.emergency
     assert one.emergency_mean == one.emergency >= two.emergency_mean
     assert one.benign_mean >= two.benign_mean
+
+
+MILD_LOOKALIKES = [
+    "my asthma is a little worse in the spring",
+    "had chest pain once last year what tests should i ask for",
+    "baby has a runny nose but feeding fine and happy",
+    "what happens if you take two paracetamol by accident",
+    "wasp sting on my hand a bit puffy next day",
+    "paper cut keeps bleeding a bit",
+]
+
+
+def test_a_mild_or_past_wording_keeps_the_semantic_layer_quiet(encoder: Encoder) -> None:
+    vectors = {q: encoder.encode_query(q) for q in MILD_LOOKALIKES}
+    assert all(sounds_mild(safety.PATTERNS, normalise(q)) for q in MILD_LOOKALIKES)
+    assert any(safety.SEMANTIC.detect(encoder, v) for v in vectors.values())  # the bank alone would fire
+    assert [q for q, v in vectors.items() if semantic_kind(q, v, encoder)] == []
+
+
+def test_mild_wording_does_not_silence_the_patterns_or_an_urgent_word() -> None:
+    assert pattern_kind("a bit of chest pain spreading to my left arm and sweating") == "heart_attack"
+    assert not sounds_mild(safety.PATTERNS, normalise("it was a little bump but he is not breathing help"))
