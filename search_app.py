@@ -174,6 +174,8 @@ def show_results(searcher: Searcher, found: Answer, elapsed_ms: float) -> None:
     """Notes, emergency banner, then results grouped by article."""
     if found.note:
         st.caption(found.note)
+    if found.showing_for:
+        st.text(found.showing_for)  # plain text: the query is shown as typed, never as markup
     show_emergency(found.emergency)
     if found.error:
         st.error(found.error)
@@ -186,12 +188,12 @@ def show_results(searcher: Searcher, found: Answer, elapsed_ms: float) -> None:
         st.warning(f"**{NO_CLOSE_MATCH}.** The passages below are only loosely related to your question.")
     st.caption(f"{len(found.results)} passages from {len(groups)} articles in {elapsed_ms:.0f} ms")
     for group in groups:
-        st.html(card_html(group, found.query))
+        st.html(card_html(group, found.corrected or found.query))
         more = more_from_article(group, searcher.article_passages(group.article_id))
         if more:
             with st.expander(f"More from this article ({len(more)} passages, best matches first)"):
                 for section, text in more:
-                    st.html(passage_html(section, text, found.query))
+                    st.html(passage_html(section, text, found.corrected or found.query))
 
 
 def main() -> None:

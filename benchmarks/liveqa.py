@@ -113,9 +113,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help=f"embedding model, e.g. a tuned folder (default {DEFAULT_MODEL})",
     )
     parser.add_argument(
-        "--spelling", action="store_true", help="also score the default with query spelling correction"
-    )
-    parser.add_argument(
         "--no-baselines",
         action="store_true",
         help="skip the plain dense and BM25 baselines (the dense one embeds every answer again in fp32)",
@@ -226,6 +223,7 @@ def _rankers(
         expand_dense=False,
         clean_question=False,
         lexical_weight=1.0,
+        correct_spelling=False,
     )
     configs: dict[str, Ranker] = {}
     if not args.no_baselines:
@@ -251,14 +249,9 @@ def _rankers(
         "default with lexical weight 1.0": ours("hybrid", replace(SearchConfig(), lexical_weight=1.0)),
         "default (hybrid, default SearchConfig)": ours("hybrid", SearchConfig()),
     }
-    if args.spelling:
-        from healthsearch.spelling import Speller
-
-        speller = Speller.from_texts(
-            a.title + "\n" + "\n".join(f"{s.heading}\n{s.text}" for s in a.sections) for a in articles
-        )
-        default = ours("hybrid", SearchConfig())
-        configs["default + spelling correction"] = lambda text: default(speller.correct(text).text)
+    configs["default without spelling correction"] = ours(
+        "hybrid", replace(SearchConfig(), correct_spelling=False)
+    )
     if args.reranker:
         configs[f"default + reranker {args.reranker}"] = ours(
             "hybrid", SearchConfig(), Reranker(args.reranker)

@@ -32,6 +32,12 @@ class Answer:
     close_match: bool
     results: list[Result] = field(default_factory=list)
     error: str | None = None
+    corrected: str | None = None  # the text searched, when misspelled words were corrected
+
+    @property
+    def showing_for(self) -> str | None:
+        """The "Showing results for …" line, when the query's spelling was corrected."""
+        return f"Showing results for: {self.corrected}" if self.corrected else None
 
     @property
     def note(self) -> str | None:
@@ -40,13 +46,15 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: query, truncated, emergency (message or null), emergency_category, close_match,
-        results (and error when the search could not run)."""
+        corrected_query (the text searched after spelling correction, or null), results (and error when the
+        search could not run)."""
         out: dict[str, Any] = {
             "query": self.query,
             "truncated": self.truncated,
             "emergency": self.emergency.message if self.emergency else None,
             "emergency_category": self.emergency.kind if self.emergency else None,
             "close_match": self.close_match,
+            "corrected_query": self.corrected,
             "results": [r.to_dict() for r in self.results],
         }
         if self.error:
@@ -68,6 +76,8 @@ def answer(
     if not text:
         alert = emergency_only(raw_query, searcher.encoder)
         return Answer(cleaned.text, cleaned.truncated, alert, False, error=EMPTY_QUERY)
+    spelled = searcher.spell(text)
+    text = spelled.text
     vector = searcher.query_vector(text)
     # The whole message is checked (safety.MAX_CHECKED_CHARS), with the search's vector: no second model pass.
     emergency = detect_emergency(raw_query, vector, searcher.encoder)
@@ -75,7 +85,10 @@ def answer(
         results = searcher.search_prepared(text, k, mode, Filters.of(tags, sources), True, vector)
     except HealthsearchError as exc:
         return Answer(cleaned.text, cleaned.truncated, emergency, False, error=str(exc))
-    return Answer(cleaned.text, cleaned.truncated, emergency, is_close_match(results), results)
+    corrected = text if spelled.changed else None
+    return Answer(
+        cleaned.text, cleaned.truncated, emergency, is_close_match(results), results, None, corrected
+    )
 
 
 def emergency_only(raw_query: str, encoder: Encoder | None = None) -> EmergencyAlert | None:

@@ -41,7 +41,8 @@ from .spec import (
     reembeds,
     requested_engine,
 )
-from .store import ArticleRecord, Store, open_db
+from .spelling import word_counts
+from .store import SCHEMA, ArticleRecord, Store, open_db
 
 if TYPE_CHECKING:
     from .milvus_engine import MilvusTarget
@@ -107,7 +108,19 @@ def _complete(index_dir: Path, manifest: Manifest) -> bool:
         needed = ["database"]
     else:
         needed = ["database", "lexical", *VectorIndex.parts(manifest.index_type)]
-    return all(key in manifest.files and (index_dir / manifest.files[key]).exists() for key in needed)
+    if not all(key in manifest.files and (index_dir / manifest.files[key]).exists() for key in needed):
+        return False
+    return _keeps_word_counts(index_dir / manifest.files["database"])
+
+
+def _keeps_word_counts(database: Path) -> bool:
+    """False for a database from before word counts were kept: the next build adds them (nothing re-embedded)."""
+    conn = open_db(database, readonly=True)
+    try:
+        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vocabulary'")
+        return found.fetchone() is not None
+    finally:
+        conn.close()
 
 
 def build_index(
@@ -265,6 +278,7 @@ class _Run:
         try:
             store = Store(conn)
             _apply_changes(store, plan, self.report, settings)
+            store.put_vocabulary(word_counts(store.library_texts()))
             self.embed_missing(store)
             store.drop_unused_embeddings(encoder.key)
             conn.commit()
@@ -402,6 +416,7 @@ def _start_database(index_dir: Path, base: Manifest | None, target: Path) -> sql
         finally:
             source.close()
         _drop_old_fts(conn)
+        conn.executescript(SCHEMA)  # tables newer than the live copy (word counts)
     return conn
 
 

@@ -81,6 +81,8 @@ def print_results(record: dict[str, Any]) -> str:
         lines += [f"!! {record['emergency']}", ""]
     if record.get("truncated"):
         lines += [TRUNCATION_NOTE, ""]
+    if record.get("corrected_query"):
+        lines += [f"Showing results for: {record['corrected_query']}", ""]
     if record["results"] and not record["close_match"]:
         lines += [f"{NO_CLOSE_MATCH}; the nearest passages follow.", ""]
     if not record["results"]:

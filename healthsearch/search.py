@@ -25,7 +25,8 @@ from .manifest import Manifest, manifest_path, read_manifest
 from .query import clean_consumer_question, clean_query
 from .rerank import Reranker
 from .spec import ModelSpec, model_of
-from .store import StoredPassage
+from .spelling import Correction, Speller
+from .store import Store, StoredPassage, open_db
 from .vocabulary import clinical_terms
 
 SEARCH_GRACE_SECONDS = 60.0  # a replaced Searcher stays open this long for the searches still on it
@@ -42,6 +43,7 @@ class SearchConfig:
     clean_question: bool = True
     expand_lay_terms: bool = True
     expand_dense: bool = True
+    correct_spelling: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class Searcher:
         self.reranker = reranker
         self.counts = engine.counts
         self._stamp = _manifest_stamp(index_dir)
+        self._speller: Speller | None = None
+        self._speller_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -116,6 +120,25 @@ class Searcher:
         """The text searched for an already cleaned query (:func:`clean_query`)."""
         return clean_consumer_question(cleaned) if self.config.clean_question else cleaned
 
+    def spell(self, text: str) -> Correction:
+        """Prepared text with misspelled words corrected toward the library's own words ("metforman" →
+        "metformin"); unchanged when the config turns it off or the index keeps no word counts."""
+        if not self.config.correct_spelling:
+            return Correction(text, False)
+        return self.speller().correct(text)
+
+    def speller(self) -> Speller:
+        """The library's speller, read from the live generation's database on first use."""
+        with self._speller_lock:
+            if self._speller is None:
+                database = self.index_dir / self.manifest.files["database"]
+                store = Store(open_db(database, readonly=True))
+                try:
+                    self._speller = Speller(store.vocabulary())
+                finally:
+                    store.conn.close()
+            return self._speller
+
     def dense_text(self, text: str) -> str:
         """What the encoder embeds for prepared text: everyday words may add clinical ones."""
         extra = clinical_terms(text) if self.config.expand_lay_terms and self.config.expand_dense else ""
@@ -140,8 +163,9 @@ class Searcher:
         ``highlight=False`` skips each passage's best sentence and similarity (bulk evaluation). ``query_vector``
         (from :meth:`query_vector`) saves encoding the query again.
         """
+        text = self.spell(self.prepare(query)).text
         filters = Filters.of(tags, sources)
-        return self.search_prepared(self.prepare(query), k, mode, filters, highlight, query_vector)
+        return self.search_prepared(text, k, mode, filters, highlight, query_vector)
 
     def search_prepared(
         self, text: str, k: int, mode: str, filters: Filters, highlight: bool, query_vector: np.ndarray | None

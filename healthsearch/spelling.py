@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -33,7 +33,7 @@ class Correction:
 class Speller:
     """Spelling correction over one library's word counts."""
 
-    def __init__(self, counts: Counter[str]) -> None:
+    def __init__(self, counts: Mapping[str, int]) -> None:
         from symspellpy import SymSpell
 
         self.counts = counts
@@ -44,11 +44,8 @@ class Speller:
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Speller:
-        """Count the lowercase words of the library's passages (titles and headings included)."""
-        counts: Counter[str] = Counter()
-        for text in texts:
-            counts.update(word.lower() for word in _WORD.findall(text))
-        return cls(counts)
+        """A speller over the words of the library's passages (titles and headings included)."""
+        return cls(word_counts(texts))
 
     def correct(self, query: str) -> Correction:
         """The query with misspelled words replaced (case kept where the word was capitalised)."""
@@ -77,6 +74,14 @@ class Speller:
             return None
         best = min(found, key=lambda s: (s.distance, -s.count))
         return str(best.term)
+
+
+def word_counts(texts: Iterable[str]) -> Counter[str]:
+    """How often each lowercase word occurs in ``texts``."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(word.lower() for word in _WORD.findall(text))
+    return counts
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source_path);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL, section TEXT, text TEXT,
     content_hash TEXT NOT NULL, UNIQUE(article_id, ordinal));
+CREATE TABLE IF NOT EXISTS vocabulary (word TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS embeddings (
     content_hash TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (content_hash, model)) WITHOUT ROWID;
@@ -237,6 +238,25 @@ class Store:
             " JOIN embeddings e ON e.content_hash = a.head_hash AND e.model = ? ORDER BY p.id"
         )
         return _vector_batches(self.conn.execute(query, (model,)), dimension, batch)
+
+    def library_texts(self) -> Iterator[str]:
+        """Every title once, and every passage's section heading and text: what the library's words are."""
+        for (title,) in self.conn.execute("SELECT title FROM articles"):
+            yield title or ""
+        for section, text in self.conn.execute("SELECT section, text FROM passages"):
+            yield f"{section or ''}\n{text or ''}"
+
+    def put_vocabulary(self, counts: Mapping[str, int]) -> None:
+        """Replace the library's word counts (query spelling correction reads them)."""
+        self.conn.execute("DELETE FROM vocabulary")
+        self.conn.executemany("INSERT INTO vocabulary (word, count) VALUES (?, ?)", counts.items())
+
+    def vocabulary(self) -> dict[str, int]:
+        """The library's word counts; empty for an index built before they were kept."""
+        try:
+            return dict(self.conn.execute("SELECT word, count FROM vocabulary"))
+        except sqlite3.OperationalError:
+            return {}
 
     def counts(self) -> dict[str, int]:
         """Numbers of articles, passages, source files and article heads."""

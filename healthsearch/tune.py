@@ -312,6 +312,7 @@ def _train(settings: TuneSettings, pairs: PairSet, folder: Path) -> TuneReport:
         learning_rate=settings.learning_rate,
         warmup_steps=_planned_steps(settings, len(pairs.train)) // 10,
         bf16=bf16,
+        use_cpu=device == "cpu",  # transformers refuses bf16 autocast on a CPU unless told it is one
         batch_sampler="no_duplicates",
         eval_strategy="no",
         save_strategy="no",

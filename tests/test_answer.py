@@ -14,7 +14,7 @@ from healthsearch.embedding import Encoder
 from healthsearch.evaluate import load_qrels, load_queries
 from healthsearch.query import MAX_QUERY_CHARS
 from healthsearch.relevance import CLOSE_MATCH, NO_CLOSE_MATCH, match_level
-from healthsearch.search import Searcher
+from healthsearch.search import SearchConfig, Searcher
 
 from .conftest import REPO
 
@@ -120,3 +120,21 @@ def test_queries_run_on_one_thread_with_the_same_vectors(
     worker.start()
     worker.join()
     assert seen == [1]  # the torch path also keeps a query on its own thread
+
+
+def test_a_misspelled_word_is_corrected_shown_and_in_the_json(
+    searcher: Searcher, sample_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = answer(searcher, "sholder pain when lifting my arm")
+    assert found.corrected == "shoulder pain when lifting my arm"
+    assert found.showing_for == "Showing results for: shoulder pain when lifting my arm"
+    assert found.query == "sholder pain when lifting my arm"  # what was typed stays the query
+    assert "shoulder" in found.results[0].title.lower()
+    record = cli_json(capsys, sample_index, "sholder pain when lifting my arm")
+    assert record["corrected_query"] == found.corrected
+    assert answer(searcher, "heel pain after running").to_dict()["corrected_query"] is None
+
+
+def test_spelling_correction_can_be_turned_off(sample_index: Path, encoder: Encoder) -> None:
+    plain = Searcher.open(sample_index, encoder=encoder, config=SearchConfig(correct_spelling=False))
+    assert answer(plain, "sholder pain when lifting my arm").corrected is None

@@ -210,3 +210,9 @@ def test_emergency_banner_without_an_index(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("HEALTHSEARCH_CORPUS", str(tmp_path / "corpus"))
     at = run_page("my dad collapsed and is not breathing")
     assert not at.exception and "emergency" in texts(at.error).lower()
+
+
+def test_a_corrected_query_says_what_was_searched(app_index: Path) -> None:
+    at = run_page("sholder pain when lifting")
+    assert "Showing results for: shoulder pain when lifting" in texts(at.text)
+    assert "Shoulder" in cards(at)[0] and "<mark>shoulder</mark>" in cards(at)[0].lower()

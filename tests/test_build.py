@@ -216,3 +216,18 @@ def test_full_rebuild_writes_a_new_generation_beside_the_live_one(tmp_path: Path
     assert all(
         (index / name).exists() for name in live["files"].values()
     )  # readers of the old one keep going
+
+
+def test_an_index_without_word_counts_gets_them_on_the_next_build_without_re_embedding(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    corpus, index = copy_sample(SLUGS[:2], tmp_path / "corpus"), tmp_path / "index"
+    build(corpus, index, encoder)
+    live = index / json.loads((index / "manifest.json").read_text())["files"]["database"]
+    with sqlite3.connect(live) as conn:  # as builds before word counts were kept left it
+        conn.execute("DROP TABLE vocabulary")
+    assert Searcher.open(index, encoder=encoder).speller().counts == {}
+    again = build(corpus, index, encoder)
+    assert not again.up_to_date and again.embedded == 0
+    counts = Searcher.open(index, encoder=encoder).speller().counts
+    assert counts and max(counts.values()) >= 5
