@@ -7,6 +7,7 @@ for the people's own wording (`query`) and NIST's rewording (`paraphrase`) in on
     python benchmarks/liveqa.py                 # full corpus (first run embeds ~45k texts: ~25 min on 2 cores)
     python benchmarks/liveqa.py --smoke 300     # a few hundred answers, for CI
     python benchmarks/liveqa.py --model MODEL_DIR --no-baselines   # a tuned model (see `healthsearch tune`)
+    python benchmarks/liveqa.py --engine milvus --no-baselines --configs "..."   # the same through Milvus Lite
 
 A model made by `healthsearch tune` lists its training queries; the script checks that none of them equals (after
 normalisation) a LiveQA question or paraphrase, says so, and refuses to score the model otherwise.
@@ -64,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     folder = work / (name if default else f"{name}-{args.passage_tokens}tok")
     if args.model != DEFAULT_MODEL:
         folder = folder.with_name(f"{folder.name}-model-{resolve_model(args.model).fingerprint[:10]}")
-    searcher, build_facts = _index(corpus, folder, backend, args.passage_tokens, args.model)
+    if args.engine == "milvus":
+        folder = _milvus_copy(folder)
+    searcher, build_facts = _index(corpus, folder, backend, args.passage_tokens, args.model, args.engine)
     articles = [a for f in list_corpus_files(corpus) for a in read_file(f).articles]
     rankers = _rankers(searcher, articles, work, args)
     rows = [_score(name, ranker, queries, qrels) for name, ranker in rankers.items()]
@@ -111,6 +114,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--model",
         default=DEFAULT_MODEL,
         help=f"embedding model, e.g. a tuned folder (default {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("local", "milvus"),
+        default="local",
+        help="milvus: score a Milvus Lite copy of the local index (its vectors reused; needs the scale extra)",
     )
     parser.add_argument(
         "--no-baselines",
@@ -177,8 +186,27 @@ def _copy_extra_answers(source: Path, target: Path, qrels: dict[str, dict[str, i
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def _milvus_copy(local: Path) -> Path:
+    """A copy of the local index folder to rebuild with ``--engine milvus``: its cached vectors are reused, so
+    only the Milvus write runs (build the local one first)."""
+    target = local.with_name(f"{local.name}-milvus")
+    if not (target / "manifest.json").exists():
+        if not (local / "manifest.json").exists():
+            raise SystemExit(
+                f"error: build {local} first (run without --engine); the Milvus copy reuses its vectors"
+            )
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(local, target)
+    return target
+
+
 def _index(
-    corpus: Path, index: Path, backend: str, passage_tokens: int | None, model: str = DEFAULT_MODEL
+    corpus: Path,
+    index: Path,
+    backend: str,
+    passage_tokens: int | None,
+    model: str = DEFAULT_MODEL,
+    engine: str = "local",
 ) -> tuple[Searcher, dict[str, Any]]:
     started = time.perf_counter()
     settings = BuildSettings(
@@ -188,6 +216,7 @@ def _index(
         backend=backend,
         passage_tokens=passage_tokens,
         progress=sys.stderr.isatty(),
+        engine=engine,
     )
     report = build_index(settings)
     facts = {
@@ -197,6 +226,7 @@ def _index(
         "articles": report.articles,
         "passages": report.passages,
         "embedded": report.embedded,
+        "engine": engine,
         "seconds": round(time.perf_counter() - started, 1),
         "skipped": len(report.skipped),
         "warnings": len(report.warnings),
