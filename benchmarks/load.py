@@ -58,10 +58,33 @@ def main() -> int:
         "--rebuild-passages", type=int, default=3000, help="size of the library rebuilt meanwhile"
     )
     parser.add_argument("--skip-liveqa", action="store_true")
+    parser.add_argument("--skip-sample", action="store_true", help="only the LiveQA idle measurement")
+    parser.add_argument(
+        "--liveqa-index",
+        type=Path,
+        default=None,
+        help="a built LiveQA index to search with its own encoder (e.g. benchmarks/liveqa.py's) instead of "
+        "the mixture-vector one",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     numbers: dict[str, Any] = {}
+    if not args.skip_sample:
+        _sample_runs(args, numbers)
+    if not args.skip_liveqa:
+        liveqa, questions = _liveqa_searcher(args.work, args.shared, args.liveqa_index)
+        print(f"liveqa index: {liveqa.index_dir} ({liveqa.encoder.key})", flush=True)
+        for tag, onnx, threads in MODES:
+            embedding.QUERY_ONNX, embedding.QUERY_THREADS = onnx, threads
+            _record(numbers, f"liveqa_idle_{tag}", _idle(liveqa, questions))
+    embedding.QUERY_ONNX, embedding.QUERY_THREADS = True, 1
+    if args.json:
+        print(json.dumps(numbers))
+    return 0
+
+
+def _sample_runs(args: argparse.Namespace, numbers: dict[str, Any]) -> None:
     sample = _sample_searcher(args.work)
     queries = _sample_queries()
     other = _other_library(args.work, args.shared, args.rebuild_passages)
@@ -70,15 +93,6 @@ def main() -> int:
         _record(numbers, f"sample_idle_{tag}", _idle(sample, queries))
         for nice in (BUILD_NICENESS, 0):
             _record(numbers, f"sample_loaded_nice{nice}_{tag}", _loaded(sample, queries, other, args, nice))
-    if not args.skip_liveqa:
-        liveqa, questions = _liveqa_searcher(args.work, args.shared)
-        for tag, onnx, threads in MODES:
-            embedding.QUERY_ONNX, embedding.QUERY_THREADS = onnx, threads
-            _record(numbers, f"liveqa_idle_{tag}", _idle(liveqa, questions))
-    embedding.QUERY_ONNX, embedding.QUERY_THREADS = True, 1
-    if args.json:
-        print(json.dumps(numbers))
-    return 0
 
 
 def _record(numbers: dict[str, Any], key: str, value: dict[str, Any]) -> None:
@@ -173,7 +187,10 @@ def _summary(timings: list[float]) -> dict[str, Any]:
     }
 
 
-def _liveqa_searcher(work: Path, shared: Path) -> tuple[Searcher, list[str]]:
+def _liveqa_searcher(work: Path, shared: Path, built: Path | None) -> tuple[Searcher, list[str]]:
+    questions = list(load_queries(shared / "liveqa-dev" / "queries.jsonl").values())
+    if built is not None:
+        return Searcher.open(built), questions
     qrels = load_qrels(shared / "liveqa-dev" / "qrels.tsv")
     corpus = _corpus(shared, work, qrels, 0)
     index = work / "liveqa-index"
@@ -187,8 +204,7 @@ def _liveqa_searcher(work: Path, shared: Path) -> tuple[Searcher, list[str]]:
             BuildSettings(corpus=corpus, index=index, progress=False),
             encoder=MixtureEncoder(np.asarray(base), real),
         )
-    searcher = Searcher.open(index, encoder=real)
-    return searcher, list(load_queries(shared / "liveqa-dev" / "queries.jsonl").values())
+    return Searcher.open(index, encoder=real), questions
 
 
 if __name__ == "__main__":
