@@ -1,16 +1,18 @@
 """The Milvus engine: one index generation as a Milvus collection behind an alias (Milvus Lite file or server).
 
 Layout of generation N of alias A:
-    A_g00000N         passages: metadata, dense ``vector`` (inner product on normalized vectors = cosine) and a
-                      BM25 ``sparse`` field that Milvus's own BM25 function makes from ``lexical``
+    A_g00000N         passages: metadata, dense ``vector`` (inner product on normalized vectors = cosine) and
+                      BM25 ``sparse_*`` fields that Milvus's own BM25 functions make from ``lexical_*``
     A_g00000N_heads   whole-article vectors, keyed by the id of the article's first passage (with tags/source)
 Committing a generation moves alias A to A_g00000N; readers resolve the alias once and stay on that generation, as
 local readers stay on the files their manifest named. The previous generation is kept, older ones dropped.
 
-``lexical`` holds the passage already analyzed by healthsearch's own tokenizer (lexical.tokenize: lower case,
-English stopwords out, Porter stems), title tokens repeated to weigh the title as the local engine does, so
-Milvus's ``standard`` analyzer only splits it on spaces: Milvus Lite offers no stemmer, and this way a Lite file
-and a server rank alike.
+``lexical_title``, ``lexical_section`` and ``lexical_text`` hold the passage's parts already analyzed by
+healthsearch's own tokenizer (lexical.tokenize: lower case, English stopwords out, Porter stems), each with its own
+BM25 function and sparse field; a query's three BM25 rankings are weighted 2 : 1 : 1 and summed, as the local
+engine sums its bm25s fields. Milvus's ``standard`` analyzer only splits the tokens on spaces: Milvus Lite offers
+no stemmer, and this way a Lite file and a server rank alike. (Format 1 collections, one field with the title
+repeated, are still searched.)
 
 pymilvus (and milvus-lite for files) are imported inside functions: this module imports without them.
 """
@@ -30,14 +32,16 @@ import numpy as np
 from . import failpoints, fusion
 from .engine import Filters, Ranking
 from .errors import IndexProblem
-from .lexical import tokenize
+from .lexical import FIELD_WEIGHTS, K1, B, tokenize
 from .query import query_terms
 from .spec import ModelSpec
 from .store import Store, StoredPassage
 
 INSTALL_HINT = "pip install -e '.[scale]'"
-FORMAT = "1"
-TITLE_REPEAT = 2  # the title's BM25 weight next to section and text (lexical.LexicalIndex's default 2, 1, 1)
+FORMAT = "2"  # 2: one BM25 field per title / section / text; 1: one field, title repeated (still read)
+READABLE_FORMATS = ("1", FORMAT)
+LEXICAL_FIELDS = ("title", "section", "text")  # weighted as lexical.FIELD_WEIGHTS, like the local engine
+LEXICAL_DEPTH = 4  # each field's BM25 search goes this many times deeper than the summed ranking returns
 MAX_TOPK = 16_384  # Milvus's limit on results per search and rows per query
 CONNECT_TIMEOUT_S = 5.0
 MAX_TEXT_BYTES = 65_535
@@ -219,7 +223,7 @@ def live_generation(client: Any, alias: str) -> int:
     if live is None:
         return 0
     number = _generation_of(alias, live)
-    if number is None or _properties(client, live).get("format") != FORMAT:
+    if number is None or _properties(client, live).get("format") not in READABLE_FORMATS:
         raise IndexProblem(
             f"Milvus alias {alias} names collection {live}, which healthsearch did not write; choose another --collection"
         )
@@ -322,31 +326,33 @@ def _create_passages(client: Any, name: str, model: ModelSpec, vector_index: str
     schema.add_field(
         "tags", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=MAX_TAGS, max_length=MAX_TAG_BYTES
     )
-    schema.add_field(
-        "lexical",
-        DataType.VARCHAR,
-        max_length=MAX_TEXT_BYTES,
-        enable_analyzer=True,
-        analyzer_params={"tokenizer": "standard"},
-    )
-    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=model.dimension)
-    schema.add_function(
-        Function(
-            name="bm25",
-            function_type=FunctionType.BM25,
-            input_field_names=["lexical"],
-            output_field_names=["sparse"],
+    for part in LEXICAL_FIELDS:
+        schema.add_field(
+            f"lexical_{part}",
+            DataType.VARCHAR,
+            max_length=MAX_TEXT_BYTES,
+            enable_analyzer=True,
+            analyzer_params={"tokenizer": "standard"},
         )
-    )
+        schema.add_field(f"sparse_{part}", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name=f"bm25_{part}",
+                function_type=FunctionType.BM25,
+                input_field_names=[f"lexical_{part}"],
+                output_field_names=[f"sparse_{part}"],
+            )
+        )
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=model.dimension)
     index = client.prepare_index_params()
     index.add_index("vector", index_type=vector_index, metric_type="IP")
-    index.add_index(
-        "sparse",
-        index_type="SPARSE_INVERTED_INDEX",
-        metric_type="BM25",
-        params={"bm25_k1": 1.2, "bm25_b": 0.75},  # lexical.K1, lexical.B
-    )
+    for part in LEXICAL_FIELDS:
+        index.add_index(
+            f"sparse_{part}",
+            index_type="SPARSE_INVERTED_INDEX",
+            metric_type="BM25",
+            params={"bm25_k1": K1, "bm25_b": B},
+        )
     properties = {
         "format": FORMAT,
         "model": model.name,
@@ -379,12 +385,12 @@ def _set_properties(client: Any, collection: str, values: dict[str, str]) -> Non
     client.alter_collection_properties(collection, {_PREFIX + k: v for k, v in values.items()})
 
 
-def lexical_texts(rows: Sequence[tuple[str, str, str]]) -> list[str]:
-    """What the BM25 function reads for each (title, section, text): the analyzed tokens of the title (repeated),
-    the section and the text, space-joined (one tokenizer call for the whole batch)."""
+def lexical_texts(rows: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """What the three BM25 functions read for each (title, section, text): each part's analyzed tokens,
+    space-joined (one tokenizer call for the whole batch)."""
     tokens = tokenize([part or "" for row in rows for part in row])
     return [
-        _fit(" ".join(tokens[i] * TITLE_REPEAT + tokens[i + 1] + tokens[i + 2]))
+        (_fit(" ".join(tokens[i])), _fit(" ".join(tokens[i + 1])), _fit(" ".join(tokens[i + 2])))
         for i in range(0, len(tokens), 3)
     ]
 
@@ -432,7 +438,7 @@ def _passage_rows(store: Store, model_key: str, dimension: int, batch: int) -> I
                     "url": _fit(row.url or ""),
                     "source": _fit(row.source or ""),
                     "tags": _tags(row.tags),
-                    "lexical": lexical,
+                    **{f"lexical_{part}": value for part, value in zip(LEXICAL_FIELDS, lexical, strict=True)},
                     "vector": vector.tolist(),
                 }
             )
@@ -493,7 +499,7 @@ def check_compatible(
     found = _properties(client, collection)
     where = f"Milvus collection {collection}" + (f" at {uri}" if uri else "")
     rebuild = f"rebuild with: python build_index.py --index {index_dir} --full"
-    if found.get("format") != FORMAT:
+    if found.get("format") not in READABLE_FORMATS:
         raise IndexProblem(f"{where} was not written by this healthsearch; {rebuild}")
     if found.get("dimension") != str(model.dimension):
         raise IndexProblem(
@@ -595,11 +601,20 @@ class MilvusEngine:
 
     @milvus_failures
     def lexical(self, text: str, limit: int, filters: Filters) -> Ranking:
-        """BM25 over the ``sparse`` field; no known terms means []."""
+        """BM25 per field (title, section, text), weighted and summed as the local engine does; no known terms
+        means []. Each field is searched ``LEXICAL_DEPTH`` times deeper than ``limit`` before the sum."""
         terms = query_text(text)
         if not terms:
             return []
-        return self._search(self.collection, [terms], "sparse", limit, filters)
+        if self.properties.get("format") == "1":  # one field, the title repeated
+            return self._search(self.collection, [terms], "sparse", limit, filters)
+        summed: dict[int, float] = {}
+        for part, weight in zip(LEXICAL_FIELDS, FIELD_WEIGHTS, strict=True):
+            for pid, score in self._search(
+                self.collection, [terms], f"sparse_{part}", LEXICAL_DEPTH * limit, filters
+            ):
+                summed[pid] = summed.get(pid, 0.0) + weight * score
+        return sorted(summed.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
 
     def _search(self, collection: str, data: list[Any], field: str, limit: int, filters: Filters) -> Ranking:
         hits = self.client.search(

@@ -48,6 +48,12 @@ def index(corpus: Path, encoder: Encoder) -> Path:
     return built_beside(corpus, "index", encoder)
 
 
+def tolerance(encoder: Encoder) -> float:
+    """How close vectors of one text embedded in different batches are: exact in fp32; bfloat16 rounds the
+    padded batch differently, so its vectors agree to about the third decimal."""
+    return 1e-6 if encoder.backend == "torch" else 3e-3
+
+
 def database(index: Path) -> Path:
     return index / read_manifest(index).files["database"]
 
@@ -90,7 +96,7 @@ def test_vectors_equal_the_encoder(index: Path, encoder: Encoder) -> None:
     found = ray_embed.embed_with_ray(texts, encoder, batch_size=16)
     expected = encoder.encode_passages(texts, 16)
     assert found.shape == (300, encoder.dimension)
-    np.testing.assert_allclose(found, expected, atol=1e-6)
+    np.testing.assert_allclose(found, expected, atol=tolerance(encoder))
     assert ray_embed.embed_with_ray([], encoder).shape == (0, encoder.dimension)
 
 
@@ -110,7 +116,9 @@ def test_only_missing_hashes_are_embedded(index: Path, encoder: Encoder, tmp_pat
     assert after.keys() == before.keys()
     for h in dropped:
         np.testing.assert_allclose(
-            np.frombuffer(after[h], dtype=np.float32), np.frombuffer(before[h], dtype=np.float32), atol=1e-6
+            np.frombuffer(after[h], dtype=np.float32),
+            np.frombuffer(before[h], dtype=np.float32),
+            atol=tolerance(encoder),
         )
     assert ray_embed.embed_missing_with_ray(store, encoder, encoder.key) == 0
 
@@ -174,5 +182,7 @@ def test_a_ray_build_into_milvus(corpus: Path, index: Path, encoder: Encoder, tm
     found, expected = answers(on_ray, encoder, "dense"), answers(index, encoder, "dense")
     assert [[pid for pid, _ in q] for q in found] == [[pid for pid, _ in q] for q in expected]
     np.testing.assert_allclose(
-        [s for q in found for _, s in q], [s for q in expected for _, s in q], atol=1e-4
+        [s for q in found for _, s in q],
+        [s for q in expected for _, s in q],
+        atol=max(1e-4, tolerance(encoder)),
     )
