@@ -52,7 +52,9 @@ def load_searcher(index_dir: str, stamp: int) -> Searcher:
     """One Searcher per index generation (``stamp`` changes when a build commits); the one it replaces is
     closed once the searches still running on it have had time to finish."""
     manifest = read_manifest(Path(index_dir))
-    return Searcher.open(index_dir, encoder=encoder_of(manifest), reranker=load_reranker())
+    searcher = Searcher.open(index_dir, encoder=encoder_of(manifest), reranker=load_reranker())
+    searcher.speller()  # the library's word counts, read once here rather than on someone's first query
+    return searcher
 
 
 def encoder_of(manifest: Manifest) -> Encoder:
