@@ -34,6 +34,8 @@ from healthsearch.vocabulary import clinical_terms
 
 from .conftest import REPO, build, copy_sample, write
 
+pytestmark = pytest.mark.slow  # engine integration (Milvus Lite, a local Ray): the full tier
+
 SLUGS = [
     "plantar-fasciitis",
     "achilles-tendinitis",
@@ -352,6 +354,7 @@ import sys
 from healthsearch import milvus_engine as me
 from healthsearch.spec import ModelSpec
 from healthsearch.store import Store, open_db
+
 uri, database, key, name, fingerprint = sys.argv[1:6]
 client = me.connect(uri)
 model = ModelSpec(name=name, fingerprint=fingerprint, dimension=384)

@@ -25,6 +25,9 @@ from healthsearch.search import Searcher
 
 from .conftest import REPO, build, built_beside, copy_sample, write
 
+pytestmark = pytest.mark.slow  # engine integration (Milvus Lite, a local Ray): the full tier
+
+
 SLUGS = ["plantar-fasciitis", "gout", "urinary-tract-infection", "migraine", "asthma"]
 QUERIES = ["heel pain after running", "gout in the big toe", "burning when I pee"]
 BLISTERS = "# Blisters\n\n## Care\n\nA blister on the heel from new running shoes heals in a few days.\n"

@@ -26,6 +26,9 @@ from healthsearch.store import Store, open_db
 
 from .conftest import build, built_beside, copy_sample, write
 
+pytestmark = pytest.mark.slow  # engine integration (Milvus Lite, a local Ray): the full tier
+
+
 SLUGS = ["plantar-fasciitis", "gout", "migraine", "asthma", "acne"]
 
 

@@ -318,6 +318,7 @@ def test_batteries_are_big_enough_and_labelled() -> None:
 
 
 @pytest.mark.parametrize("name", ["safety-tuning.jsonl"])
+@pytest.mark.slow  # embeds the whole tuning battery
 def test_battery_targets_hold(encoder: Encoder, name: str) -> None:
     misses, alarms, negatives = run_battery(encoder, name)
     assert misses == []
