@@ -87,7 +87,7 @@ def answer(
         return Answer(cleaned.text, cleaned.truncated, emergency, False, error=str(exc))
     corrected = text if spelled.changed else None
     return Answer(
-        cleaned.text, cleaned.truncated, emergency, is_close_match(results), results, None, corrected
+        cleaned.text, cleaned.truncated, emergency, is_close_match(results), results, corrected=corrected
     )
 
 
