@@ -232,6 +232,13 @@ def _define_tune(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="JSONL of evaluation queries no training pair may equal (repeatable)",
     )
+    parser.add_argument(
+        "--hard-negatives",
+        type=Path,
+        default=None,
+        metavar="INDEX_DIR",
+        help="also train on one hard negative per pair, mined from this index of the library",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_run_tune)
@@ -363,6 +370,7 @@ def _run_tune(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         exclude_queries=tuple(args.exclude_queries),
         overwrite=args.overwrite,
+        hard_negatives=args.hard_negatives,
         progress=not args.quiet,
         command=shlex.join(args.command_line),
     )

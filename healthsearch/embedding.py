@@ -177,6 +177,12 @@ class Encoder:
             return np.asarray(runner.encode([text], 1), dtype=np.float32)[0]
         return self._encode([text], batch_size=1, threads=QUERY_THREADS)[0]
 
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Normalized vectors (n, dim) for many queries at once (tuning, evaluation), on the build threads."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode(texts, batch_size, threads=BUILD_THREADS)
+
     def _query_runner(self) -> Any:
         """A one-thread onnxruntime session for the queries of a local fp32 model, or None (then torch)."""
         if not QUERY_ONNX or self.backend != "torch" or not self.ref.local:

@@ -4,7 +4,8 @@ Training pairs come from the library alone: question-style headings (MedQuAD: ea
 headings with the passages under them, plus each distinct title with its article's opening passage. Pairs are
 deduplicated, any pair whose query equals an evaluation query is dropped, and 5 % of the queries are held out
 for a validation loss. Training uses sentence-transformers' trainer with MultipleNegativesRankingLoss (in-batch
-negatives, no duplicate text in a batch). The model is written to a temporary folder beside ``out`` and renamed
+negatives, no duplicate text in a batch; with ``hard_negatives`` also one negative per pair mined from the current
+index, :mod:`negatives`). The model is written to a temporary folder beside ``out`` and renamed
 into place only when complete, so an interrupt or out-of-memory never leaves a half-written model.
 """
 
@@ -29,6 +30,7 @@ from .config import DEFAULT_MODEL
 from .documents import Article
 from .embedding import resolve_model
 from .errors import HealthsearchError
+from .negatives import MARGIN, MinedNegatives, mine_negatives
 
 MIN_PAIRS = 40
 VALIDATION_SHARE = 0.05
@@ -79,6 +81,7 @@ class Pair:
     query: str
     passage: str
     kind: str  # "question", "heading" or "title"
+    article_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class TuneSettings:
     learning_rate: float = 3e-5
     max_tokens: int = 128
     min_pairs: int = MIN_PAIRS
+    hard_negatives: Path | None = None
     progress: bool = True
     command: str = ""
 
@@ -130,6 +134,8 @@ class TuneReport:
     minutes: float = 0.0
     device: str = "cpu"
     precision: str = "fp32"
+    negatives: MinedNegatives | None = None
+    mining_minutes: float = 0.0
 
 
 # --- pair mining -------------------------------------------------------------------------------------------
@@ -158,7 +164,7 @@ def mine_pairs(articles: Iterable[Article]) -> Iterator[Pair]:
         if title_key and title_key not in titles:
             titles.add(title_key)
             kind = "question" if is_question(article.title) else "title"
-            yield Pair(article.title, passages[0].text, kind)
+            yield Pair(article.title, passages[0].text, kind, article.id)
         under: Counter[str] = Counter()
         for passage in passages:
             if not passage.section.strip() or under[passage.section] >= PASSAGES_PER_HEADING:
@@ -168,6 +174,7 @@ def mine_pairs(articles: Iterable[Article]) -> Iterator[Pair]:
                 _heading_query(article.title, passage.section),
                 f"{article.title}\n{passage.text}",
                 "question" if is_question(passage.section) else "heading",
+                article.id,
             )
 
 
@@ -250,11 +257,13 @@ def tune(settings: TuneSettings) -> TuneReport:
             f"only {total} training pairs found in {settings.corpus} (question-style headings, titled "
             f"sections with text, article titles); tuning needs at least {settings.min_pairs}"
         )
+    negatives, mining_minutes = _negatives(settings, pairs)
     settings.out.parent.mkdir(parents=True, exist_ok=True)
     partial = settings.out.with_name(f".{settings.out.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        report = _train(settings, pairs, partial)
+        report = _train(settings, pairs, partial, negatives)
+        report.mining_minutes = mining_minutes
         _write_card(partial, report, settings)
         _write_queries(partial, pairs)
         _move_into_place(partial, settings.out)
@@ -286,7 +295,18 @@ def _oom_message(settings: TuneSettings) -> str:
     )
 
 
-def _train(settings: TuneSettings, pairs: PairSet, folder: Path) -> TuneReport:
+def _negatives(settings: TuneSettings, pairs: PairSet) -> tuple[MinedNegatives | None, float]:
+    """Hard negatives from ``settings.hard_negatives`` (an index folder), and the minutes mining took."""
+    if settings.hard_negatives is None:
+        return None, 0.0
+    started = time.monotonic()
+    mined = mine_negatives(pairs.train, settings.hard_negatives, progress=settings.progress)
+    return mined, round((time.monotonic() - started) / 60, 2)
+
+
+def _train(
+    settings: TuneSettings, pairs: PairSet, folder: Path, negatives: MinedNegatives | None = None
+) -> TuneReport:
     """Train on ``pairs.train`` and save the model (as learned so far, when stopped early) into ``folder``."""
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
@@ -300,7 +320,12 @@ def _train(settings: TuneSettings, pairs: PairSet, folder: Path) -> TuneReport:
     device = str(model.device)
     bf16 = resolve_backend("auto", device) == "torch-bf16"
     report = TuneReport(
-        settings.out, ref.name, pairs, device=device, precision="bf16 autocast" if bf16 else "fp32"
+        settings.out,
+        ref.name,
+        pairs,
+        device=device,
+        precision="bf16 autocast" if bf16 else "fp32",
+        negatives=negatives,
     )
     timer = _time_limit(settings.max_minutes, started)
     arguments = SentenceTransformerTrainingArguments(
@@ -325,7 +350,7 @@ def _train(settings: TuneSettings, pairs: PairSet, folder: Path) -> TuneReport:
     trainer = SentenceTransformerTrainer(
         model=model,
         args=arguments,
-        train_dataset=_dataset(pairs.train),
+        train_dataset=_dataset(pairs.train, negatives.texts if negatives else None),
         eval_dataset=_dataset(pairs.validation[:LOSS_PAIRS]) if pairs.validation else None,
         loss=_loss(model),
         callbacks=[timer],
@@ -350,10 +375,14 @@ def _planned_steps(settings: TuneSettings, pairs: int) -> int:
     return settings.max_steps or per_epoch * settings.epochs
 
 
-def _dataset(pairs: list[Pair]) -> Any:
+def _dataset(pairs: list[Pair], negatives: list[str] | None = None) -> Any:
+    """anchor / positive columns, and a third, negative, when hard negatives were mined."""
     from datasets import Dataset
 
-    return Dataset.from_dict({"anchor": [p.query for p in pairs], "positive": [p.passage for p in pairs]})
+    columns = {"anchor": [p.query for p in pairs], "positive": [p.passage for p in pairs]}
+    if negatives is not None:
+        columns["negative"] = negatives
+    return Dataset.from_dict(columns)
 
 
 def _loss(model: Any) -> Any:
@@ -435,6 +464,7 @@ def _write_card(folder: Path, report: TuneReport, settings: TuneSettings) -> Non
         ("dropped", f"{report.pairs.duplicates:,} duplicates, {report.pairs.excluded:,} evaluation queries"),
         ("excluded query files", ", ".join(str(p) for p in settings.exclude_queries) or "none"),
         ("loss", "MultipleNegativesRankingLoss (in-batch negatives, no duplicate text in a batch)"),
+        ("hard negatives", _negatives_line(report)),
         ("batch size / learning rate", f"{settings.batch_size} / {settings.learning_rate}"),
         ("training tokens", f"first {settings.max_tokens} tokens of each text"),
         (
@@ -458,6 +488,17 @@ def _write_card(folder: Path, report: TuneReport, settings: TuneSettings) -> Non
         f"`{QUERIES_FILE}` lists every training query.\n"
     )
     (folder / CARD_FILE).write_text(card, encoding="utf-8")
+
+
+def _negatives_line(report: TuneReport) -> str:
+    mined = report.negatives
+    if mined is None:
+        return "none (in-batch negatives only)"
+    return (
+        f"one per training pair from the index {mined.index}: {mined.mined:,} mined (best-ranked passage of "
+        f"another article at most {MARGIN} x the query's own article), {mined.fallback:,} another pair's passage; "
+        f"mining took {report.mining_minutes} min"
+    )
 
 
 def _move_into_place(partial: Path, out: Path) -> None:

@@ -16,6 +16,7 @@ from healthsearch.cli import main
 from healthsearch.config import BuildSettings
 from healthsearch.embedding import Encoder
 from healthsearch.ingest.medquad import read_medquad
+from healthsearch.negatives import mine_negatives
 from healthsearch.search import Searcher
 from healthsearch.tune import (
     TuneSettings,
@@ -156,6 +157,38 @@ def test_tiny_tune_writes_a_model_card_and_its_queries(tiny_model: Path) -> None
     assert "plantar fasciitis causes" in training_queries(tiny_model)
     assert Encoder(str(tiny_model)).model.max_seq_length == 256  # the training limit (128) is not saved
     assert not list(tiny_model.parent.glob(".model.*"))
+
+
+def test_hard_negatives_are_other_articles_ranked_below_the_answer(sample_index: Path) -> None:
+    articles = read_library(copy_sample(FIVE, Path(str(sample_index) + "-five")))
+    titles = {a.id: a.title for a in articles}
+    pairs = build_pairs(articles).train
+    mined = mine_negatives(pairs, sample_index, progress=False)
+    assert len(mined.texts) == len(pairs) and all(mined.texts)
+    assert mined.mined + mined.fallback == len(pairs) and mined.mined >= len(pairs) * 0.9
+    for pair, negative in zip(pairs, mined.texts, strict=True):
+        assert not negative.startswith(titles[pair.article_id] + "\n"), (pair.query, negative[:80])
+        assert negative not in pair.passage
+    gout = next(n for p, n in zip(pairs, mined.texts, strict=True) if p.query == "Gout: Causes")
+    assert gout.split("\n")[0] in {a.title for a in read_library(REPO / "corpus")}  # a real library passage
+
+
+def test_tune_with_hard_negatives_records_them(sample_index: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    corpus = copy_sample(FIVE, tmp_path / "c")
+    args = ["tune", "--corpus", str(corpus), "--out", str(out), "--max-steps", "1", "--batch-size", "8"]
+    assert main([*args, "--hard-negatives", str(sample_index), "--quiet"]) == 0
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert f"one per training pair from the index {sample_index}: " in card and "1 of 1 planned" in card
+
+
+def test_hard_negatives_from_a_folder_that_is_no_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "m"
+    args = ["tune", "--corpus", str(REPO / "corpus"), "--out", str(out), "--hard-negatives", str(tmp_path)]
+    assert main(args) == 2
+    assert "is not an index folder (no manifest.json)" in capsys.readouterr().err and not out.exists()
 
 
 @pytest.mark.slow
