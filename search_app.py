@@ -29,7 +29,7 @@ from healthsearch.presentation import (
 from healthsearch.rebuild import BuildProcess
 from healthsearch.relevance import NO_CLOSE_MATCH
 from healthsearch.rerank import Reranker
-from healthsearch.safety import EmergencyAlert, prepare_semantic
+from healthsearch.safety import EmergencyAlert, prepare_semantic, support_message
 from healthsearch.search import Searcher, close_when_idle, encoder_for_spec
 from healthsearch.spec import ModelSpec
 
@@ -167,9 +167,12 @@ def search_box() -> str:
     return query
 
 
-def show_emergency(alert: EmergencyAlert | None) -> None:
+def show_emergency(alert: EmergencyAlert | None, support: str | None = None) -> None:
+    """The emergency banner, or for a self-harm question that is no emergency the quieter support line."""
     if alert:
         st.error(f"**Possible emergency.** {alert.message}")
+    elif support:
+        st.info(support)
 
 
 def show_results(searcher: Searcher, found: Answer, elapsed_ms: float) -> None:
@@ -178,7 +181,7 @@ def show_results(searcher: Searcher, found: Answer, elapsed_ms: float) -> None:
         st.caption(found.note)
     if found.showing_for:
         st.text(found.showing_for)  # plain text: the query is shown as typed, never as markup
-    show_emergency(found.emergency)
+    show_emergency(found.emergency, found.support)
     if found.error:
         st.error(found.error)
         return
@@ -214,7 +217,8 @@ def main() -> None:
         st.info("Type a question or a symptom in your own words, or pick an example above.")
         return
     if searcher is None:
-        show_emergency(emergency_only(query, default_encoder()))
+        alert = emergency_only(query, default_encoder())
+        show_emergency(alert, None if alert else support_message(query))
         return
     started = time.perf_counter()
     found = answer(searcher, query, **options)  # type: ignore[arg-type]

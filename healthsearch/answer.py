@@ -15,7 +15,7 @@ from .engine import Filters
 from .errors import HealthsearchError
 from .query import MAX_QUERY_CHARS, clean_query
 from .relevance import is_close_match
-from .safety import EmergencyAlert, detect_emergency
+from .safety import EmergencyAlert, detect_emergency, support_message
 from .search import Result, Searcher
 
 TRUNCATION_NOTE = f"Your question was long, so only its first {MAX_QUERY_CHARS} characters were used."
@@ -33,6 +33,7 @@ class Answer:
     results: list[Result] = field(default_factory=list)
     error: str | None = None
     corrected: str | None = None  # the text searched, when misspelled words were corrected
+    support: str | None = None  # the quiet crisis-line note for a self-harm question that is no emergency
 
     @property
     def showing_for(self) -> str | None:
@@ -46,8 +47,9 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: query, truncated, emergency (message or null), emergency_category, close_match,
-        corrected_query (the text searched after spelling correction, or null), results (and error when the
-        search could not run)."""
+        corrected_query (the text searched after spelling correction, or null), support (the crisis-line note
+        for a self-harm question that is not an emergency, or null), results (and error when the search could
+        not run)."""
         out: dict[str, Any] = {
             "query": self.query,
             "truncated": self.truncated,
@@ -55,6 +57,7 @@ class Answer:
             "emergency_category": self.emergency.kind if self.emergency else None,
             "close_match": self.close_match,
             "corrected_query": self.corrected,
+            "support": self.support,
             "results": [r.to_dict() for r in self.results],
         }
         if self.error:
@@ -75,19 +78,22 @@ def answer(
     text = searcher.question_text(cleaned.text)
     if not text:
         alert = emergency_only(raw_query, searcher.encoder)
-        return Answer(cleaned.text, cleaned.truncated, alert, False, error=EMPTY_QUERY)
+        support = None if alert else support_message(raw_query)
+        return Answer(cleaned.text, cleaned.truncated, alert, False, error=EMPTY_QUERY, support=support)
     spelled = searcher.spell(text)
     text = spelled.text
     vector = searcher.query_vector(text)
     # The whole message is checked (safety.MAX_CHECKED_CHARS), with the search's vector: no second model pass.
     emergency = detect_emergency(raw_query, vector, searcher.encoder)
+    support = None if emergency else support_message(raw_query)
     try:
         results = searcher.search_prepared(text, k, mode, Filters.of(tags, sources), True, vector)
     except HealthsearchError as exc:
-        return Answer(cleaned.text, cleaned.truncated, emergency, False, error=str(exc))
+        return Answer(cleaned.text, cleaned.truncated, emergency, False, error=str(exc), support=support)
     corrected = text if spelled.changed else None
+    close = is_close_match(results)
     return Answer(
-        cleaned.text, cleaned.truncated, emergency, is_close_match(results), results, corrected=corrected
+        cleaned.text, cleaned.truncated, emergency, close, results, corrected=corrected, support=support
     )
 
 

@@ -5,8 +5,9 @@ prominent banner telling the person to call their emergency number. Two layers d
 
 * **Patterns** (`safety_patterns`, table in ``safety_data/patterns.txt``) always run. A query alerts when it
   *describes* symptoms or says someone is having the event now; a bare condition name or a question about
-  one does not, unless it carries an urgent word. Self-harm language always alerts, even in questions.
-  Queries about an animal do not alert.
+  one does not, unless it carries an urgent word. Self-harm language alerts even in questions, except a
+  question about supporting someone, research or the past with no sign of risk now: that gets the quieter
+  support line with the crisis number (`support_message`). Queries about an animal do not alert.
 * **Semantic** (`safety_semantic`, bank in ``safety_data/exemplars.jsonl``) runs when an encoder is given:
   the query's vector is compared with exemplar descriptions per category, for wordings no pattern foresaw.
   Pass the vector search already computed, so the check costs no second model pass; without one the query
@@ -31,7 +32,9 @@ from .safety_patterns import (
     guarded,
     load_table,
     match_kind,
+    mentions_self_harm,
     normalise,
+    self_harm_question,
     sounds_mild,
 )
 from .safety_semantic import (
@@ -46,12 +49,14 @@ __all__ = [
     "CRISIS_MESSAGE",
     "EMERGENCY_MESSAGE",
     "MAX_CHECKED_CHARS",
+    "SUPPORT_MESSAGE",
     "EmergencyAlert",
     "Layer",
     "detect_emergency",
     "pattern_kind",
     "prepare_semantic",
     "semantic_kind",
+    "support_message",
 ]
 
 EMERGENCY_MESSAGE = (
@@ -60,6 +65,10 @@ EMERGENCY_MESSAGE = (
 CRISIS_MESSAGE = (
     "If you are thinking about harming yourself, call or text 988 (US) or your local crisis line now,"
     " or call your local emergency number."
+)
+SUPPORT_MESSAGE = (
+    "If you or someone you know is thinking about suicide or self-harm, support is there at any time:"
+    " call or text 988 (US) or your local crisis line."
 )
 Layer = Literal["pattern", "semantic"]
 
@@ -134,9 +143,20 @@ def semantic_kind(query: str, query_vector: np.ndarray | None, encoder: Encoder)
             "semantic emergency check skipped: %s", str(exc).splitlines()[0][:200] if str(exc) else exc
         )
         return None
-    if kind is not None and kind != "self_harm" and (guarded(PATTERNS, text) or sounds_mild(PATTERNS, text)):
+    if kind == "self_harm":
+        return None if self_harm_question(PATTERNS, text) else kind
+    if kind is not None and (guarded(PATTERNS, text) or sounds_mild(PATTERNS, text)):
         return None
     return kind
+
+
+def support_message(query: str) -> str | None:
+    """The quiet support line for a query that speaks of self-harm or suicide without being an emergency
+    (show it only when `detect_emergency` returned None); None otherwise. Never raises."""
+    if not isinstance(query, str):
+        return None
+    text = normalise(query)
+    return SUPPORT_MESSAGE if text and mentions_self_harm(PATTERNS, text) else None
 
 
 def prepare_semantic(encoder: Encoder) -> bool:

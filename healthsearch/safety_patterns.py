@@ -19,6 +19,12 @@ MAX_CHECKED_CHARS = (
 DATA_DIR = Path(__file__).resolve().parent / "safety_data"
 PATTERNS_FILE = DATA_DIR / "patterns.txt"
 REQUIRED_FRAGMENTS = ("informational", "urgent", "animal", "human", "mild")
+# Optional, all three or none: a self-harm *question* (<self_harm_question>: supporting someone, research, the
+# past) without a sign of risk now (<risk_now>) gets the quieter support line instead of the emergency banner,
+# as does any other query naming the topic (<self_harm_topic>) that is no emergency.
+SUPPORT_FRAGMENTS = ("self_harm_question", "risk_now", "self_harm_topic")
+# Optional: an event in the past that is over now; no layer alerts on it without an urgent word.
+RESOLVED_FRAGMENT = "resolved"
 
 _NEGATORS = frozenset(
     {"no", "not", "without", "never", "nor", "denies", "isnt", "wasnt", "hasnt", "didnt", "dont"}
@@ -52,6 +58,10 @@ class PatternTable:
     animal: re.Pattern[str]
     human: re.Pattern[str]
     mild: re.Pattern[str]
+    self_harm_question: re.Pattern[str] | None = None
+    risk_now: re.Pattern[str] | None = None
+    self_harm_topic: re.Pattern[str] | None = None
+    resolved: re.Pattern[str] | None = None
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -119,7 +129,15 @@ def _compile(path: Path, lines: list[tuple[int, str]]) -> PatternTable:
     table = tuple(
         Rule(kind, tuple(parts["+"]), tuple(parts["&"]), tuple(parts["-"])) for kind, parts in rules.items()
     )
-    return PatternTable(table, informational, urgent, animal, human, mild)
+    support = [re.compile(fragments[n]) for n in SUPPORT_FRAGMENTS if n in fragments]
+    if support and len(support) != len(SUPPORT_FRAGMENTS):
+        names = ", ".join(f"<{n}>" for n in SUPPORT_FRAGMENTS)
+        raise SafetyDataError(f"{path}: the support fragments {names} go together; define all or none")
+    question, risk_now, topic = support or (None, None, None)
+    resolved = re.compile(fragments[RESOLVED_FRAGMENT]) if RESOLVED_FRAGMENT in fragments else None
+    return PatternTable(
+        table, informational, urgent, animal, human, mild, question, risk_now, topic, resolved
+    )
 
 
 def _fragment(where: str, line: str) -> tuple[str, str]:
@@ -201,9 +219,13 @@ def _rule_matches(rule: Rule, text: str) -> bool:
 
 
 def guarded(table: PatternTable, text: str) -> bool:
-    """True for informational or animal queries (normalised text), on which only self-harm may alert."""
+    """True for informational, animal or over-and-done queries (normalised text), on which only self-harm may
+    alert."""
     if table.informational.search(text) and not table.urgent.search(text):
         return True
+    resolved = table.resolved
+    if resolved is not None and resolved.search(text) and not table.urgent.search(resolved.sub(" ", text)):
+        return True  # the urgent check skips the resolved phrase itself: "fine now" is not urgent
     return bool(table.animal.search(text)) and not table.human.search(table.animal.sub(" ", text))
 
 
@@ -213,10 +235,29 @@ def sounds_mild(table: PatternTable, text: str) -> bool:
     return bool(table.mild.search(text)) and not table.urgent.search(text)
 
 
+def self_harm_question(table: PatternTable, text: str) -> bool:
+    """True for a question about self-harm (supporting someone, research, the past) with no sign of risk now:
+    it gets the support line, not the emergency banner (normalised text)."""
+    if table.self_harm_question is None or table.risk_now is None:
+        return False
+    if table.risk_now.search(text) or table.urgent.search(text):
+        return False
+    return bool(table.self_harm_question.search(text))
+
+
+def mentions_self_harm(table: PatternTable, text: str) -> bool:
+    """True when normalised `text` names suicide or self-harm or the self-harm patterns fire, question or not."""
+    if table.self_harm_topic is not None and table.self_harm_topic.search(text):
+        return True
+    return any(rule.kind == "self_harm" and _rule_matches(rule, text) for rule in table.rules)
+
+
 def match_kind(table: PatternTable, text: str) -> str | None:
     """The first category whose patterns fire on normalised `text`, or None."""
     is_guarded = guarded(table, text)
+    quiet_self_harm = self_harm_question(table, text)
     for rule in table.rules:
-        if (rule.kind == "self_harm" or not is_guarded) and _rule_matches(rule, text):
+        allowed = not quiet_self_harm if rule.kind == "self_harm" else not is_guarded
+        if allowed and _rule_matches(rule, text):
             return rule.kind
     return None

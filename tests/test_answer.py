@@ -51,6 +51,17 @@ def test_an_emergency_past_the_searched_text_is_still_seen_by_both(
     assert cli_json(capsys, sample_index, query)["emergency"] == (found.emergency and found.emergency.message)
 
 
+def test_a_self_harm_question_gets_the_support_line_in_the_json(
+    searcher: Searcher, sample_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = cli_json(capsys, sample_index, "how can i support a friend who self harms")
+    assert record["emergency"] is None and record["emergency_category"] is None
+    assert "988" in str(record["support"])
+    at_risk = cli_json(capsys, sample_index, "i want to kill myself tonight")
+    assert at_risk["emergency_category"] == "self_harm" and at_risk["support"] is None
+    assert cli_json(capsys, sample_index, "heel pain after running")["support"] is None
+
+
 def test_empty_and_bad_options_become_errors_not_exceptions(searcher: Searcher) -> None:
     assert "empty" in str(answer(searcher, "   \t ").error)
     assert "unknown mode" in str(answer(searcher, "gout", mode="fuzzy").error)

@@ -92,6 +92,11 @@ def test_self_harm_banner_gives_a_crisis_line(app_index: Path) -> None:
     assert "988" in texts(at.error)
 
 
+def test_a_self_harm_question_shows_the_quiet_support_line(app_index: Path) -> None:
+    at = run_page("how can i support a friend who self harms")
+    assert "988" in texts(at.info) and "emergency" not in texts(at.error).lower()
+
+
 def test_tag_filter_keeps_only_tagged_articles(app_index: Path) -> None:
     at = run_page("pain when running")
     at.multiselect[0].set_value(["knee"]).run()

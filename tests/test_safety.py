@@ -6,7 +6,14 @@ import time
 
 import pytest
 
-from healthsearch.safety import CRISIS_MESSAGE, EMERGENCY_MESSAGE, EmergencyAlert, detect_emergency
+from healthsearch.safety import (
+    CRISIS_MESSAGE,
+    EMERGENCY_MESSAGE,
+    SUPPORT_MESSAGE,
+    EmergencyAlert,
+    detect_emergency,
+    support_message,
+)
 
 # (query as people type it, expected kind)
 POSITIVES = [
@@ -250,6 +257,54 @@ def test_other_kinds_use_the_emergency_message() -> None:
 def test_self_harm_alerts_even_when_phrased_as_a_question() -> None:
     alert = detect_emergency("signs of suicidal thoughts")
     assert alert is not None and alert.kind == "self_harm"
+
+
+SELF_HARM_QUESTIONS = [
+    "how to support a friend who self harms",
+    "suicide rates in young men statistics",
+    "what is passive suicidal ideation",
+    "my friend attempted suicide last year how do i talk to her about it",
+    "books about grief after losing my brother to suicide",
+    "can antidepressants cause suicidal thoughts in teenagers",
+    "suicide prevention helpline volunteer training",
+]
+SELF_HARM_AT_RISK = [
+    "i keep thinking about suicide",
+    "my friend attempted suicide last year and says she will do it again tonight",
+    "what is the lethal dose of paracetamol",
+    "how do i help my son he is suicidal and has pills",
+    "im feeling suicidal",
+]
+
+
+@pytest.mark.parametrize("query", SELF_HARM_QUESTIONS)
+def test_self_harm_questions_get_the_support_line_not_the_banner(query: str) -> None:
+    assert detect_emergency(query) is None
+    assert support_message(query) == SUPPORT_MESSAGE and "988" in SUPPORT_MESSAGE
+
+
+@pytest.mark.parametrize("query", SELF_HARM_AT_RISK)
+def test_self_harm_with_risk_now_keeps_the_crisis_banner(query: str) -> None:
+    alert = detect_emergency(query)
+    assert alert is not None and alert.kind == "self_harm" and CRISIS_MESSAGE in alert.message
+
+
+@pytest.mark.parametrize(
+    "query", ["i cut myself shaving", "heel pain after running", "suicide squad cast", ""]
+)
+def test_no_support_line_where_self_harm_is_not_the_topic(query: str) -> None:
+    assert support_message(query) is None
+
+
+def test_an_event_that_is_over_does_not_alert_unless_it_is_back() -> None:
+    assert (
+        detect_emergency("passed out once from the heat last summer fine now should i see a doctor") is None
+    )
+    assert detect_emergency("had a seizure years ago when i was a kid should i tell my gp") is None
+    alert = detect_emergency(
+        "he had a seizure last year and fine since then but now he is fitting and wont stop"
+    )
+    assert alert is not None and alert.kind == "seizure"
 
 
 def test_urgent_words_override_informational_framing() -> None:

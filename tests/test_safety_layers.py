@@ -21,7 +21,14 @@ from healthsearch.safety import (
     pattern_kind,
     semantic_kind,
 )
-from healthsearch.safety_patterns import DATA_DIR, load_table, normalise, sounds_mild
+from healthsearch.safety_patterns import (
+    DATA_DIR,
+    load_table,
+    match_kind,
+    mentions_self_harm,
+    normalise,
+    sounds_mild,
+)
 from healthsearch.safety_semantic import (
     BENIGN,
     Calibration,
@@ -101,6 +108,26 @@ def test_bad_pattern_entry_names_file_and_line(tmp_path: Path, text: str, line: 
     assert message.startswith(f"{path}:{line}: "), message
     assert problem in message and "\n" not in message
     assert isinstance(caught.value, HealthsearchError)
+
+
+def test_support_fragments_come_all_together(tmp_path: Path) -> None:
+    path = tmp_path / "patterns.txt"
+    path.write_text(GOOD_HEAD + "<risk_now> = tonight\n[self_harm]\n+ suicid\n", encoding="utf-8")
+    with pytest.raises(SafetyDataError, match="define all or none") as caught:
+        load_table(path)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_a_table_with_support_fragments_quiets_self_harm_questions(tmp_path: Path) -> None:
+    path = tmp_path / "patterns.txt"
+    support = "<self_harm_question> = research\n<risk_now> = tonight\n<self_harm_topic> = suicid\n"
+    path.write_text(GOOD_HEAD + support + "[self_harm]\n+ suicid\n", encoding="utf-8")
+    table = load_table(path)
+    assert match_kind(table, "suicide research") is None and mentions_self_harm(table, "suicide research")
+    assert match_kind(table, "suicide research tonight") == "self_harm"
+    plain = tmp_path / "plain.txt"
+    plain.write_text(GOOD_HEAD + "[self_harm]\n+ suicid\n", encoding="utf-8")
+    assert match_kind(load_table(plain), "suicide research") == "self_harm"  # no support tier: alerts
 
 
 def test_table_without_guard_fragments_is_refused(tmp_path: Path) -> None:
