@@ -44,6 +44,7 @@ from .safety_semantic import (
     load_calibrations,
     load_exemplars,
 )
+from .safety_spelling import correct_spelling
 
 __all__ = [
     "CRISIS_MESSAGE",
@@ -121,7 +122,7 @@ def pattern_kind(query: str) -> str | None:
     """The category the pattern layer alone finds in `query`, or None. Never raises."""
     if not isinstance(query, str):
         return None
-    text = normalise(query)
+    text = checked_text(query)
     return match_kind(PATTERNS, text) if text else None
 
 
@@ -129,7 +130,7 @@ def semantic_kind(query: str, query_vector: np.ndarray | None, encoder: Encoder)
     """The category the semantic layer alone finds, or None; failures are logged, never raised."""
     if not isinstance(query, str):
         return None
-    text = normalise(query)
+    text = checked_text(query)
     if not text:
         return None
     try:
@@ -155,8 +156,14 @@ def support_message(query: str) -> str | None:
     (show it only when `detect_emergency` returned None); None otherwise. Never raises."""
     if not isinstance(query, str):
         return None
-    text = normalise(query)
+    text = checked_text(query)
     return SUPPORT_MESSAGE if text and mentions_self_harm(PATTERNS, text) else None
+
+
+def checked_text(query: str) -> str:
+    """The query as the patterns read it: normalised, misspellings corrected ("breth" → "breath")."""
+    text = normalise(query)
+    return correct_spelling(text) if text else text
 
 
 def prepare_semantic(encoder: Encoder) -> bool:

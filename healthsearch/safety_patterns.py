@@ -23,8 +23,10 @@ REQUIRED_FRAGMENTS = ("informational", "urgent", "animal", "human", "mild")
 # past) without a sign of risk now (<risk_now>) gets the quieter support line instead of the emergency banner,
 # as does any other query naming the topic (<self_harm_topic>) that is no emergency.
 SUPPORT_FRAGMENTS = ("self_harm_question", "risk_now", "self_harm_topic")
-# Optional: an event in the past that is over now; no layer alerts on it without an urgent word.
+# Optional: an event in the past that is over now (<resolved>) alerts on no layer unless <back_now> (or, where
+# that is not defined, an urgent word) says it is happening again; <back_now> also keeps a self-harm question loud.
 RESOLVED_FRAGMENT = "resolved"
+BACK_NOW_FRAGMENT = "back_now"
 
 _NEGATORS = frozenset(
     {"no", "not", "without", "never", "nor", "denies", "isnt", "wasnt", "hasnt", "didnt", "dont"}
@@ -62,6 +64,12 @@ class PatternTable:
     risk_now: re.Pattern[str] | None = None
     self_harm_topic: re.Pattern[str] | None = None
     resolved: re.Pattern[str] | None = None
+    back_now: re.Pattern[str] | None = None
+
+    @property
+    def happening_now(self) -> re.Pattern[str]:
+        """What says an event is happening now: <back_now>, or the urgent words where it is not defined."""
+        return self.back_now or self.urgent
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -134,9 +142,12 @@ def _compile(path: Path, lines: list[tuple[int, str]]) -> PatternTable:
         names = ", ".join(f"<{n}>" for n in SUPPORT_FRAGMENTS)
         raise SafetyDataError(f"{path}: the support fragments {names} go together; define all or none")
     question, risk_now, topic = support or (None, None, None)
-    resolved = re.compile(fragments[RESOLVED_FRAGMENT]) if RESOLVED_FRAGMENT in fragments else None
+    resolved, back_now = (
+        re.compile(fragments[name]) if name in fragments else None
+        for name in (RESOLVED_FRAGMENT, BACK_NOW_FRAGMENT)
+    )
     return PatternTable(
-        table, informational, urgent, animal, human, mild, question, risk_now, topic, resolved
+        table, informational, urgent, animal, human, mild, question, risk_now, topic, resolved, back_now
     )
 
 
@@ -224,8 +235,13 @@ def guarded(table: PatternTable, text: str) -> bool:
     if table.informational.search(text) and not table.urgent.search(text):
         return True
     resolved = table.resolved
-    if resolved is not None and resolved.search(text) and not table.urgent.search(resolved.sub(" ", text)):
-        return True  # the urgent check skips the resolved phrase itself: "fine now" is not urgent
+    # the phrase itself is skipped when looking for "now": "fine now" says nothing
+    if (
+        resolved is not None
+        and resolved.search(text)
+        and not table.happening_now.search(resolved.sub(" ", text))
+    ):
+        return True
     return bool(table.animal.search(text)) and not table.human.search(table.animal.sub(" ", text))
 
 
@@ -240,7 +256,7 @@ def self_harm_question(table: PatternTable, text: str) -> bool:
     it gets the support line, not the emergency banner (normalised text)."""
     if table.self_harm_question is None or table.risk_now is None:
         return False
-    if table.risk_now.search(text) or table.urgent.search(text):
+    if table.risk_now.search(text) or table.happening_now.search(text):
         return False
     return bool(table.self_harm_question.search(text))
 

@@ -12,8 +12,10 @@ from healthsearch.safety import (
     SUPPORT_MESSAGE,
     EmergencyAlert,
     detect_emergency,
+    pattern_kind,
     support_message,
 )
+from healthsearch.safety_spelling import correct_spelling
 
 # (query as people type it, expected kind)
 POSITIVES = [
@@ -305,6 +307,24 @@ def test_an_event_that_is_over_does_not_alert_unless_it_is_back() -> None:
         "he had a seizure last year and fine since then but now he is fitting and wont stop"
     )
     assert alert is not None and alert.kind == "seizure"
+
+
+@pytest.mark.parametrize(
+    ("query", "kind"),
+    [
+        ("my dad colapsed and is unconsious", "unresponsive"),
+        ("took about 30 paracetemol an hour ago", "overdose_poisoning"),
+        ("crushing cheast pain and cant catch my breth", "heart_attack"),
+    ],
+)
+def test_misspelled_emergencies_are_read_as_meant(query: str, kind: str) -> None:
+    assert pattern_kind(query) == kind
+
+
+def test_spelling_correction_leaves_words_and_contractions_alone() -> None:
+    assert correct_spelling("theres blood everywhere and hes pale") == "theres blood everywhere and hes pale"
+    assert correct_spelling("dancer with a sore knee") == "dancer with a sore knee"
+    assert correct_spelling("vommiting and alergic") == "vomiting and allergic"
 
 
 def test_urgent_words_override_informational_framing() -> None:
