@@ -246,9 +246,9 @@ def guarded(table: PatternTable, text: str) -> bool:
 
 
 def sounds_mild(table: PatternTable, text: str) -> bool:
-    """True for a mild, past or "what happens if" wording without an urgent word (normalised text): the
+    """True for a mild, past or "what happens if" wording with nothing saying it is happening now: the
     semantic layer stays quiet on it, since a look-alike of a mild symptom embeds close to the emergency."""
-    return bool(table.mild.search(text)) and not table.urgent.search(text)
+    return bool(table.mild.search(text)) and not table.happening_now.search(text)
 
 
 def self_harm_question(table: PatternTable, text: str) -> bool:
