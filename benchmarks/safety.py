@@ -4,6 +4,8 @@
     python benchmarks/safety.py --half tuning        # tuning half only (what tuning may look at)
     python benchmarks/safety.py --calibrate          # grid-search threshold/margin/top_k on the TUNING half only
     python benchmarks/safety.py --model NAME --calibrate   # a calibration line for another model
+    python benchmarks/safety.py --probe-rounds       # the classifier trained on earlier rounds, scored on the next
+    python benchmarks/safety.py --train-probe        # fit the classifier on the TUNING half + exemplars, write it
 
 Layers: "patterns" (table only), "semantic" (exemplar bank only, same informational/animal guard) and
 "combined" (what `detect_emergency(query, vector, encoder)` returns). Latency is the semantic check given a
@@ -20,16 +22,29 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from healthsearch.embedding import Encoder
-from healthsearch.safety import PATTERNS, SEMANTIC, detect_emergency, pattern_kind, semantic_kind
-from healthsearch.safety_patterns import guarded, normalise
+from healthsearch.safety import (
+    PATTERNS,
+    SEMANTIC,
+    checked_text,
+    detect_emergency,
+    pattern_kind,
+    semantic_kind,
+)
+from healthsearch.safety_patterns import guarded, normalise, sounds_mild
+from healthsearch.safety_probe import BENIGN, PROBES_FILE
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 HALVES = {"tuning": DATA / "safety-tuning.jsonl", "heldout": DATA / "safety-heldout.jsonl"}
 MAX_TUNING_FALSE_ALARMS = 0.03
+# The tuning half in the order it grew: lines [start, end) of each blind round (4-6), for --probe-rounds.
+ROUNDS = {"round 4": (834, 1095), "round 5": (1095, 1370), "round 6": (1370, 1622)}
+PROBE_C = 64.0  # chosen with --probe-rounds (mean recall / false alarms over the three rounds)
+PROBE_THRESHOLD = 0.75
 
 
 @dataclass(frozen=True)
@@ -174,6 +189,67 @@ def calibrate(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> None:
     print(json.dumps(line))
 
 
+def probe_data(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> tuple[np.ndarray, np.ndarray]:
+    """Tuning vectors and exemplar vectors stacked, with labels: the category of an emergency, else benign."""
+    bank = [e for e in SEMANTIC.exemplars]
+    bank_vectors = encoder.encode_passages([e.text for e in bank])
+    labels = [c.category if c.emergency else BENIGN for c in cases] + [e.category for e in bank]
+    return np.vstack([vectors, bank_vectors]), np.array(labels)
+
+
+def fit_probe(features: np.ndarray, labels: np.ndarray, c: float = PROBE_C) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(features, labels)
+
+
+def quiet(cases: list[Case]) -> np.ndarray:
+    """The semantic layer's guard per case (informational, animal, over-and-done, mild)."""
+    return np.array(
+        [guarded(PATTERNS, t) or sounds_mild(PATTERNS, t) for t in (checked_text(c.query) for c in cases)]
+    )
+
+
+def probe_rounds(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> None:
+    """For each blind round: the classifier trained on every line before it (and the exemplars), scored on it."""
+    guard = quiet(cases)
+    emergency = np.array([c.emergency for c in cases])
+    for c in (4.0, 16.0, 64.0):
+        for threshold in (0.7, 0.75, 0.8, 0.85, 0.9):
+            cells = []
+            for name, (start, end) in ROUNDS.items():
+                features, labels = probe_data(cases[:start], vectors[:start], encoder)
+                model = fit_probe(features, labels, c)
+                benign = list(model.classes_).index(BENIGN)
+                fired = (1 - model.predict_proba(vectors[start:end])[:, benign] >= threshold) & ~guard[
+                    start:end
+                ]
+                truth = emergency[start:end]
+                cells.append(f"{name} {fired[truth].mean():.1%} / {fired[~truth].mean():.1%}")
+            print(f"C {c:g}, threshold {threshold}: " + " | ".join(cells))
+
+
+def train_probe(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> None:
+    """Fit on the whole tuning half and the exemplars; replace this model's line in probes.jsonl."""
+    model = fit_probe(*probe_data(cases, vectors, encoder))
+    line = {
+        "model": encoder.ref.name,
+        "fingerprint": encoder.ref.fingerprint,
+        "classes": [str(c) for c in model.classes_],
+        "weights": [[round(float(v), 5) for v in row] for row in model.coef_],
+        "bias": [round(float(v), 5) for v in model.intercept_],
+        "threshold": PROBE_THRESHOLD,
+        "note": f"benchmarks/safety.py --train-probe: multinomial logistic regression, C {PROBE_C:g}, balanced "
+        f"classes, {len(cases)} tuning lines + {len(SEMANTIC.exemplars)} exemplars",
+    }
+    kept = []
+    if PROBES_FILE.is_file():
+        kept = [row for row in PROBES_FILE.read_text(encoding="utf-8").splitlines() if row.strip()]
+        kept = [row for row in kept if json.loads(row).get("model", "").lower() != encoder.ref.name.lower()]
+    PROBES_FILE.write_text("\n".join([*kept, json.dumps(line)]) + "\n", encoding="utf-8")
+    print(f"wrote the probe for {encoder.ref.name} to {PROBES_FILE}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--half", choices=[*HALVES, "both"], default="both")
@@ -181,15 +257,21 @@ def main() -> int:
     parser.add_argument(
         "--calibrate", action="store_true", help="grid-search the tuning half and print a line"
     )
+    parser.add_argument("--probe-rounds", action="store_true", help="score the classifier round by round")
+    parser.add_argument(
+        "--train-probe", action="store_true", help="fit the classifier and write probes.jsonl"
+    )
     args = parser.parse_args()
     encoder = Encoder(args.model)
     print(f"model {encoder.key}")
-    halves = ["tuning"] if args.calibrate else list(HALVES) if args.half == "both" else [args.half]
+    tuning_only = args.calibrate or args.probe_rounds or args.train_probe
+    halves = ["tuning"] if tuning_only else list(HALVES) if args.half == "both" else [args.half]
     for name in halves:
         cases = load_half(HALVES[name])
         vectors = np.vstack([encoder.encode_query(c.query) for c in cases])
-        if args.calibrate:
-            calibrate(cases, vectors, encoder)
+        if tuning_only:
+            task = calibrate if args.calibrate else probe_rounds if args.probe_rounds else train_probe
+            task(cases, vectors, encoder)
             return 0
         report(name, cases, vectors, encoder)
         if name == halves[-1]:

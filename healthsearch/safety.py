@@ -37,6 +37,7 @@ from .safety_patterns import (
     self_harm_question,
     sounds_mild,
 )
+from .safety_probe import PROBES_FILE, load_probes
 from .safety_semantic import (
     CALIBRATION_FILE,
     EXEMPLARS_FILE,
@@ -74,7 +75,11 @@ SUPPORT_MESSAGE = (
 Layer = Literal["pattern", "semantic"]
 
 PATTERNS = load_table(PATTERNS_FILE)
-SEMANTIC = SemanticLayer(load_exemplars(EXEMPLARS_FILE, PATTERNS.kinds), load_calibrations(CALIBRATION_FILE))
+SEMANTIC = SemanticLayer(
+    load_exemplars(EXEMPLARS_FILE, PATTERNS.kinds),
+    load_calibrations(CALIBRATION_FILE),
+    load_probes(PROBES_FILE, PATTERNS.kinds),
+)
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +139,7 @@ def semantic_kind(query: str, query_vector: np.ndarray | None, encoder: Encoder)
     if not text:
         return None
     try:
-        if SEMANTIC.calibration(encoder) is None:
+        if not SEMANTIC.is_on(encoder):
             return None
         if query_vector is None:
             query_vector = encoder.encode_query(" ".join(query[:MAX_CHECKED_CHARS].split()))
@@ -168,7 +173,7 @@ def checked_text(query: str) -> str:
 
 def prepare_semantic(encoder: Encoder) -> bool:
     """Embed the exemplar bank for `encoder` now (e.g. at start-up); False if this model is uncalibrated."""
-    if SEMANTIC.calibration(encoder) is None:
+    if not SEMANTIC.is_on(encoder):
         return False
     SEMANTIC.bank(encoder)
     return True

@@ -10,6 +10,10 @@ Cosine scales differ between embedding models, so thresholds come from a per-mod
 (``safety_data/calibration.jsonl``, keyed by model name). A model without an entry is not guessed at:
 the semantic layer stays off for it (patterns only) and says so once in the log.
 
+Where ``safety_data/probes.jsonl`` holds a classifier trained for this exact model (:mod:`safety_probe`), it
+reads the vector too and either reader may fire: on batches written blind it recalled far more than the margins
+(benchmarks/RESULTS.md).
+
 Exemplar vectors are computed once per encoder (keyed by ``encoder.key``) and kept in memory; after that a
 check is one small matrix-vector product.
 """
@@ -28,6 +32,7 @@ import numpy as np
 from .embedding import Encoder
 from .errors import SafetyDataError
 from .safety_patterns import DATA_DIR
+from .safety_probe import Probe
 
 EXEMPLARS_FILE = DATA_DIR / "exemplars.jsonl"
 CALIBRATION_FILE = DATA_DIR / "calibration.jsonl"
@@ -144,9 +149,15 @@ def _number_in(value: object, low: float, high: float) -> bool:
 class SemanticLayer:
     """The exemplar bank, its calibrations, and exemplar vectors cached per encoder (thread-safe)."""
 
-    def __init__(self, exemplars: tuple[Exemplar, ...], calibrations: dict[str, Calibration]) -> None:
+    def __init__(
+        self,
+        exemplars: tuple[Exemplar, ...],
+        calibrations: dict[str, Calibration],
+        probes: dict[str, Probe] | None = None,
+    ) -> None:
         self.exemplars = exemplars
         self.calibrations = calibrations
+        self.probes = probes or {}
         self._banks: dict[str, Bank] = {}
         self._lock = threading.Lock()
         self._warned: set[str] = set()
@@ -203,8 +214,23 @@ class SemanticLayer:
             _top_mean(bank.benign @ vector, top_k),
         )
 
+    def probe(self, encoder: Encoder) -> Probe | None:
+        """The classifier trained for exactly this model, or None."""
+        found = self.probes.get(encoder.ref.name.lower())
+        return found if found is not None and found.reads(encoder) else None
+
+    def is_on(self, encoder: Encoder) -> bool:
+        """True when this model has a calibration or a probe (otherwise: patterns only)."""
+        return self.probe(encoder) is not None or self.calibration(encoder) is not None
+
     def detect(self, encoder: Encoder, query_vector: np.ndarray) -> str | None:
-        """The emergency category this vector describes under the model's calibration, or None."""
+        """The emergency category this vector describes (the probe first, then the exemplar margins), or None."""
+        probe = self.probe(encoder)
+        category = probe.detect(query_vector) if probe is not None else None
+        return category or self.detect_by_margin(encoder, query_vector)
+
+    def detect_by_margin(self, encoder: Encoder, query_vector: np.ndarray) -> str | None:
+        """The emergency category under the model's exemplar calibration, or None."""
         calibration = self.calibration(encoder)
         if calibration is None:
             return None

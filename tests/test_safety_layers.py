@@ -29,6 +29,7 @@ from healthsearch.safety_patterns import (
     normalise,
     sounds_mild,
 )
+from healthsearch.safety_probe import load_probes
 from healthsearch.safety_semantic import (
     BENIGN,
     Calibration,
@@ -276,11 +277,84 @@ def test_never_raises_with_an_encoder(encoder: Encoder, query: str) -> None:
 
 def test_uncalibrated_model_gets_patterns_only(encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(safety.SEMANTIC, "calibrations", {})
+    monkeypatch.setattr(safety.SEMANTIC, "probes", {})
     query, _ = SEMANTIC_ONLY[0]
     assert detect_emergency(query, encoder.encode_query(query), encoder) is None
     assert safety.prepare_semantic(encoder) is False
     alert = detect_emergency("seizure wont stop", encoder=encoder)
     assert alert is not None and alert.layer == "pattern"
+
+
+# --- the probe (a classifier over query vectors) ----------------------------------------------------------
+
+
+def test_the_shipped_probe_reads_the_default_model(encoder: Encoder) -> None:
+    probe = safety.SEMANTIC.probe(encoder)
+    assert probe is not None and probe.weights.shape == (len(probe.classes), encoder.dimension)
+    found = probe.classify(
+        encoder.encode_query("my grandad went grey and sweaty and says his chest is heavy")
+    )
+    assert found is not None and found[0] == "heart_attack" and found[1] >= probe.threshold
+    calm = probe.classify(encoder.encode_query("best stretches for tight hamstrings after running"))
+    assert calm is not None and calm[1] < probe.threshold
+    assert probe.classify(np.zeros(7, dtype=np.float32)) is None  # a vector of another size does not fit
+
+
+def test_a_probe_reads_only_the_model_it_was_trained_on(
+    encoder: Encoder, small_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = Encoder(str(small_model))
+    assert safety.SEMANTIC.probe(other) is None
+    monkeypatch.setattr(safety.SEMANTIC, "calibrations", {})
+    query, _ = SEMANTIC_ONLY[0]
+    alert = detect_emergency(query, encoder.encode_query(query), encoder)  # the probe alone still reads it
+    assert alert is not None and alert.layer == "semantic"
+
+
+def _probe_line(**changes: object) -> str:
+    row: dict[str, object] = {
+        "model": "m",
+        "fingerprint": "f",
+        "classes": ["benign", "stroke"],
+        "weights": [[0.0, 1.0], [1.0, 0.0]],
+        "bias": [0.0, 0.0],
+        "threshold": 0.5,
+    }
+    row.update(changes)
+    return json.dumps({k: v for k, v in row.items() if v is not None})
+
+
+BAD_PROBES = [
+    ("{not json", "not valid JSON"),
+    (_probe_line(bias=None), "a probe needs"),
+    (_probe_line(classes=["stroke", "fire"]), "'classes' must list"),
+    (_probe_line(classes=["benign", "fire"]), "unknown category 'fire'"),
+    (_probe_line(weights=[[0.0, 1.0]]), "one row and 'bias' one number per class"),
+    (_probe_line(weights=[[0.0, "x"], [1.0, 0.0]]), "finite numbers"),
+    (_probe_line(threshold=1.5), "between 0 and 1"),
+]
+
+
+@pytest.mark.parametrize(("line", "problem"), BAD_PROBES)
+def test_bad_probe_line_names_file_and_line(tmp_path: Path, line: str, problem: str) -> None:
+    path = tmp_path / "probes.jsonl"
+    path.write_text(_probe_line() + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(SafetyDataError) as caught:
+        load_probes(path, ("stroke",))
+    assert str(caught.value).startswith(f"{path}:2: ") and problem in str(caught.value)
+
+
+def test_no_probe_file_means_no_probes(tmp_path: Path) -> None:
+    assert load_probes(tmp_path / "absent.jsonl", ("stroke",)) == {}
+    path = tmp_path / "probes.jsonl"
+    path.write_text(_probe_line() + "\n", encoding="utf-8")
+    probe = load_probes(path, ("stroke",))["m"]
+    assert probe.detect(np.array([0.0, 1.0], dtype=np.float32)) is None  # the benign row wins: 0.27 < 0.5
+    assert probe.classify(np.array([1.0, 0.0], dtype=np.float32)) == (
+        "stroke",
+        pytest.approx(0.7311, abs=1e-4),
+    )
+    assert probe.detect(np.array([1.0, 0.0], dtype=np.float32)) == "stroke"
 
 
 # --- the cache ------------------------------------------------------------------------------------------
