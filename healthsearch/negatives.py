@@ -1,9 +1,11 @@
 """Hard negatives for tuning, mined from the library's current index.
 
 For each training query the index's own model and vectors rank the library; the negative is the best-ranked
-passage of *another* article that is still clearly below the query's own article (at most ``margin`` × its
-score), so that near-duplicates of the answer (MedQuAD asks the same question of several sources) are not taught
-as wrong. A query whose candidates all fail gets another training pair's passage: every row keeps a negative.
+passage of an article on *another subject* (another article whose title differs from the query's own article's)
+that is still clearly below the query's own article (at most ``margin`` × its score), so that near-duplicates of
+the answer (MedQuAD asks the same question of several sources) and the same condition's other answers ("What
+causes gout?" against gout's treatment) are not taught as wrong: a first run without the title rule made LiveQA
+much worse (benchmarks/RESULTS.md). A query whose candidates all fail gets another training pair's passage: every row keeps a negative.
 """
 
 from __future__ import annotations
@@ -73,10 +75,10 @@ def _hard_negative(searcher: Searcher, pair: Pair, vector: np.ndarray, margin: f
     ranking = engine.dense(vector, DEPTH, Filters(), False)
     rows = engine.fetch_passages([i for i, _ in ranking])
     own = _own_score(searcher, pair, vector, [(rows[i], s) for i, s in ranking if i in rows])
-    title = _words(pair.query)
+    subjects = {_words(pair.query), _words(pair.title)} - {""}
     for passage_id, score in ranking:
         row = rows.get(passage_id)
-        if row is None or row.article_id == pair.article_id or _words(row.title) == title:
+        if row is None or row.article_id == pair.article_id or _words(row.title) in subjects:
             continue
         if own is not None and score > margin * own:
             continue

@@ -82,6 +82,7 @@ class Pair:
     passage: str
     kind: str  # "question", "heading" or "title"
     article_id: str = ""
+    title: str = ""  # the article's title: negatives never come from an article of the same title
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def mine_pairs(articles: Iterable[Article]) -> Iterator[Pair]:
         if title_key and title_key not in titles:
             titles.add(title_key)
             kind = "question" if is_question(article.title) else "title"
-            yield Pair(article.title, passages[0].text, kind, article.id)
+            yield Pair(article.title, passages[0].text, kind, article.id, article.title)
         under: Counter[str] = Counter()
         for passage in passages:
             if not passage.section.strip() or under[passage.section] >= PASSAGES_PER_HEADING:
@@ -175,6 +176,7 @@ def mine_pairs(articles: Iterable[Article]) -> Iterator[Pair]:
                 f"{article.title}\n{passage.text}",
                 "question" if is_question(passage.section) else "heading",
                 article.id,
+                article.title,
             )
 
 
@@ -496,7 +498,7 @@ def _negatives_line(report: TuneReport) -> str:
         return "none (in-batch negatives only)"
     return (
         f"one per training pair from the index {mined.index}: {mined.mined:,} mined (best-ranked passage of "
-        f"another article at most {MARGIN} x the query's own article), {mined.fallback:,} another pair's passage; "
+        f"an article of another title at most {MARGIN} x the query's own article), {mined.fallback:,} another pair's passage; "
         f"mining took {report.mining_minutes} min"
     )
 

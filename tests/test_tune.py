@@ -173,6 +173,28 @@ def test_hard_negatives_are_other_articles_ranked_below_the_answer(sample_index:
     assert gout.split("\n")[0] in {a.title for a in read_library(REPO / "corpus")}  # a real library passage
 
 
+def test_hard_negatives_never_come_from_an_article_on_the_same_subject(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    """A second "Gout" article (another source) would rank first; its passages are the same subject, not wrong."""
+    corpus = copy_sample(FIVE, tmp_path / "c")
+    text = (
+        (corpus / "gout.md")
+        .read_text(encoding="utf-8")
+        .replace("source: healthsearch sample library", "source: b")
+    )
+    (corpus / "gout-second-source.md").write_text(
+        text.replace("## Overview\n", "## About gout\n"), encoding="utf-8"
+    )
+    index = tmp_path / "index"
+    build_index(BuildSettings(corpus=corpus, index=index, progress=False), encoder=encoder)
+    articles = read_library(corpus)
+    pairs = [p for p in build_pairs(articles).train if p.title == "Gout"]
+    mined = mine_negatives(pairs, index, progress=False)
+    assert pairs and mined.mined == len(pairs)
+    assert not [n for n in mined.texts if n.startswith("Gout\n")]
+
+
 def test_tune_with_hard_negatives_records_them(sample_index: Path, tmp_path: Path) -> None:
     out = tmp_path / "m"
     corpus = copy_sample(FIVE, tmp_path / "c")
