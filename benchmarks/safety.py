@@ -191,7 +191,7 @@ def calibrate(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> None:
 
 def probe_data(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> tuple[np.ndarray, np.ndarray]:
     """Tuning vectors and exemplar vectors stacked, with labels: the category of an emergency, else benign."""
-    bank = [e for e in SEMANTIC.exemplars]
+    bank = list(SEMANTIC.exemplars)
     bank_vectors = encoder.encode_passages([e.text for e in bank])
     labels = [c.category if c.emergency else BENIGN for c in cases] + [e.category for e in bank]
     return np.vstack([vectors, bank_vectors]), np.array(labels)

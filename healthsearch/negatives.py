@@ -5,7 +5,8 @@ passage of an article on *another subject* (another article whose title differs 
 that is still clearly below the query's own article (at most ``margin`` × its score), so that near-duplicates of
 the answer (MedQuAD asks the same question of several sources) and the same condition's other answers ("What
 causes gout?" against gout's treatment) are not taught as wrong: a first run without the title rule made LiveQA
-much worse (benchmarks/RESULTS.md). A query whose candidates all fail gets another training pair's passage: every row keeps a negative.
+much worse (benchmarks/RESULTS.md). A query whose candidates all fail gets another training pair's passage: every
+row keeps a negative.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .errors import HealthsearchError
 
 if TYPE_CHECKING:
     from .search import Searcher
+    from .store import StoredPassage
     from .tune import Pair
 
 DEPTH = 30
@@ -88,7 +90,9 @@ def _hard_negative(searcher: Searcher, pair: Pair, vector: np.ndarray, margin: f
     return None
 
 
-def _own_score(searcher: Searcher, pair: Pair, vector: np.ndarray, hits: list) -> float | None:
+def _own_score(
+    searcher: Searcher, pair: Pair, vector: np.ndarray, hits: list[tuple[StoredPassage, float]]
+) -> float | None:
     """The query's best similarity to its own article: from the ranking, else from the article's vectors."""
     scores = [score for row, score in hits if row.article_id == pair.article_id]
     if scores:
@@ -112,9 +116,7 @@ def _fill_fallbacks(pairs: Sequence[Pair], result: MinedNegatives) -> None:
             if other.article_id != pairs[i].article_id and other.passage != pairs[i].passage:
                 result.texts[i] = other.passage
                 break
-        else:
-            result.texts[i] = ""
-        result.fallback += 1
+        result.fallback += 1  # left empty only in a library of one article
 
 
 def _words(text: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -165,6 +166,7 @@ def support_message(query: str) -> str | None:
     return SUPPORT_MESSAGE if text and mentions_self_harm(PATTERNS, text) else None
 
 
+@lru_cache(maxsize=256)  # one query is read by the patterns, the semantic guards and the support line
 def checked_text(query: str) -> str:
     """The query as the patterns read it: normalised, misspellings corrected ("breth" → "breath")."""
     text = normalise(query)

@@ -32,11 +32,10 @@ import numpy as np
 from .embedding import Encoder
 from .errors import SafetyDataError
 from .safety_patterns import DATA_DIR
-from .safety_probe import Probe
+from .safety_probe import BENIGN, Probe
 
 EXEMPLARS_FILE = DATA_DIR / "exemplars.jsonl"
 CALIBRATION_FILE = DATA_DIR / "calibration.jsonl"
-BENIGN = "benign"
 MAX_EXEMPLAR_CHARS = 300
 MAX_TOP_K = 10
 
