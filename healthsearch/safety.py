@@ -34,6 +34,7 @@ from .safety_patterns import (
     load_table,
     match_kind,
     mentions_self_harm,
+    names_benign_use,
     normalise,
     self_harm_question,
     sounds_mild,
@@ -150,9 +151,11 @@ def semantic_kind(query: str, query_vector: np.ndarray | None, encoder: Encoder)
             "semantic emergency check skipped: %s", str(exc).splitlines()[0][:200] if str(exc) else exc
         )
         return None
+    if kind is None or names_benign_use(PATTERNS, text):
+        return None
     if kind == "self_harm":
         return None if self_harm_question(PATTERNS, text) else kind
-    if kind is not None and (guarded(PATTERNS, text) or sounds_mild(PATTERNS, text)):
+    if guarded(PATTERNS, text) or sounds_mild(PATTERNS, text):
         return None
     return kind
 

@@ -48,6 +48,9 @@ class Rule:
     patterns: tuple[re.Pattern[str], ...]
     combos: tuple[tuple[re.Pattern[str], ...], ...]
     benign: tuple[re.Pattern[str], ...]
+    quiet: tuple[
+        re.Pattern[str], ...
+    ] = ()  # benign uses that also keep the semantic layer quiet ("~ " lines)
 
 
 @dataclass(frozen=True)
@@ -119,13 +122,13 @@ def _compile(path: Path, lines: list[tuple[int, str]]) -> PatternTable:
             fragments[name] = _checked(where, _expand(where, body, fragments))
         elif line.startswith("["):
             current = _new_category(where, line, rules)
-        elif line[:2] in ("+ ", "& ", "- "):
+        elif line[:2] in ("+ ", "& ", "- ", "~ "):
             if current is None:
                 raise SafetyDataError(f"{where}: rule before any [category] line")
             current[line[0]].append(_rule_entry(where, line, fragments))
         else:
             raise SafetyDataError(
-                f"{where}: expected '<name> = ', '[category]', '+ ', '& ' or '- ', got {line[:30]!r}"
+                f"{where}: expected '<name> = ', '[category]', '+ ', '& ', '- ' or '~ ', got {line[:30]!r}"
             )
     missing = [name for name in REQUIRED_FRAGMENTS if name not in fragments]
     if missing:
@@ -135,7 +138,8 @@ def _compile(path: Path, lines: list[tuple[int, str]]) -> PatternTable:
     guards = (re.compile(fragments[name]) for name in REQUIRED_FRAGMENTS)
     informational, urgent, animal, human, mild = guards
     table = tuple(
-        Rule(kind, tuple(parts["+"]), tuple(parts["&"]), tuple(parts["-"])) for kind, parts in rules.items()
+        Rule(kind, tuple(parts["+"]), tuple(parts["&"]), tuple(parts["-"] + parts["~"]), tuple(parts["~"]))
+        for kind, parts in rules.items()
     )
     support = [re.compile(fragments[n]) for n in SUPPORT_FRAGMENTS if n in fragments]
     if support and len(support) != len(SUPPORT_FRAGMENTS):
@@ -165,7 +169,7 @@ def _new_category(where: str, line: str, rules: dict[str, dict[str, list]]) -> d
         raise SafetyDataError(f"{where}: a category is written [lowercase_name], got {line[:30]!r}")
     if match.group(1) in rules:
         raise SafetyDataError(f"{where}: category [{match.group(1)}] is defined twice")
-    rules[match.group(1)] = {"+": [], "&": [], "-": []}
+    rules[match.group(1)] = {"+": [], "&": [], "-": [], "~": []}
     return rules[match.group(1)]
 
 
@@ -249,6 +253,13 @@ def sounds_mild(table: PatternTable, text: str) -> bool:
     """True for a mild, past or "what happens if" wording with nothing saying it is happening now: the
     semantic layer stays quiet on it, since a look-alike of a mild symptom embeds close to the emergency."""
     return bool(table.mild.search(text)) and not table.happening_now.search(text)
+
+
+def names_benign_use(table: PatternTable, text: str) -> bool:
+    """True when `text` holds a benign use ("~ " lines: "chrome keeps going unresponsive", "overdosed on
+    netflix"): the semantic layer stays quiet on it whatever category it found, since such a phrase embeds
+    close to an emergency (not always the one it names)."""
+    return any(quiet.search(text) for rule in table.rules for quiet in rule.quiet)
 
 
 def self_harm_question(table: PatternTable, text: str) -> bool:

@@ -26,6 +26,7 @@ from healthsearch.safety_patterns import (
     load_table,
     match_kind,
     mentions_self_harm,
+    names_benign_use,
     normalise,
     sounds_mild,
 )
@@ -146,6 +147,31 @@ def test_a_valid_small_table_compiles_and_matches(tmp_path: Path) -> None:
     )
     table = load_table(path)
     assert table.kinds == ("fire",)
+
+
+def test_a_benign_use_line_quiets_both_layers(tmp_path: Path) -> None:
+    path = tmp_path / "patterns.txt"
+    path.write_text(
+        GOOD_HEAD + "[fire]\n+ \\bon fire\n~ \\bpc (?:is )?on fire\n- \\bfire emblem\n[smoke]\n+ \\bsmoke\n",
+        encoding="utf-8",
+    )
+    table = load_table(path)
+    assert match_kind(table, "my pc is on fire") is None  # removed before matching, like "-"
+    assert match_kind(table, "the kitchen is on fire") == "fire"
+    assert names_benign_use(table, "my pc is on fire")
+    assert not names_benign_use(table, "fire emblem is on fire")  # "-" lines quiet the patterns only
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "chrome keeps going unresponsive on windows 11",
+        "overdosed on netflix this weekend",
+        "pregnancy brain, 30 weeks and i keep losing my phone",
+    ],
+)
+def test_a_benign_use_keeps_the_semantic_layer_quiet(encoder: Encoder, query: str) -> None:
+    assert detect_emergency(query, encoder.encode_query(query), encoder) is None
 
 
 BAD_EXEMPLARS = [
