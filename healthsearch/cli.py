@@ -226,6 +226,12 @@ def _define_tune(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
     parser.add_argument("--batch-size", type=_positive_int, default=64, help="pairs per step (default 64)")
     parser.add_argument(
+        "--max-tokens",
+        type=_positive_int,
+        default=128,
+        help="tokens of each passage trained on (default 128; the index embeds up to --passage-tokens)",
+    )
+    parser.add_argument(
         "--exclude-queries",
         type=Path,
         action="append",
@@ -368,6 +374,7 @@ def _run_tune(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         max_steps=args.max_steps,
         batch_size=args.batch_size,
+        max_tokens=args.max_tokens,
         exclude_queries=tuple(args.exclude_queries),
         overwrite=args.overwrite,
         hard_negatives=args.hard_negatives,

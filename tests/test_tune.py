@@ -141,6 +141,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "2",
             "--batch-size",
             "8",
+            "--max-tokens",
+            "96",
             "--quiet",
         ]
     )
@@ -155,7 +157,8 @@ def test_tiny_tune_writes_a_model_card_and_its_queries(tiny_model: Path) -> None
     assert "python -m healthsearch tune --corpus" in card and "--max-steps 2" in card
     assert "validation loss (before / after) | None" not in card
     assert "plantar fasciitis causes" in training_queries(tiny_model)
-    assert Encoder(str(tiny_model)).model.max_seq_length == 256  # the training limit (128) is not saved
+    assert "| training tokens | first 96 tokens of each text |" in card
+    assert Encoder(str(tiny_model)).model.max_seq_length == 256  # the training limit (96) is not saved
     assert not list(tiny_model.parent.glob(".model.*"))
 
 
