@@ -32,6 +32,7 @@ from healthsearch.tune import (
 from .conftest import REPO, SHARED, copy_sample, needs_shared, write
 
 FIVE = ["plantar-fasciitis", "gout", "asthma", "migraine", "acne"]
+HEEL_ARTICLES = {"plantar-fasciitis", "heel-spurs", "achilles-tendinitis", "achilles-tendon-rupture"}
 
 
 def test_questions_and_normalisation() -> None:
@@ -221,7 +222,10 @@ def test_an_index_built_with_the_tuned_model_searches(tiny_model: Path, tmp_path
     index = tmp_path / "index"
     build_index(BuildSettings(corpus=REPO / "corpus", index=index, model=str(tiny_model), progress=False))
     results = Searcher.open(index).search("stabbing heel pain with my first steps in the morning", k=5)
-    assert results[0].article_id == "plantar-fasciitis"
+    # Two sample articles list this symptom nearly word for word; either may rank first.
+    assert results[0].article_id in {"plantar-fasciitis", "heel-spurs"}
+    assert "plantar-fasciitis" in [r.article_id for r in results[:3]]
+    assert all(r.article_id in HEEL_ARTICLES for r in results)
     manifest = json.loads((index / "manifest.json").read_text())
     assert str(tiny_model) in json.dumps(manifest)
 
