@@ -41,13 +41,14 @@ from healthsearch.safety_probe import BENIGN, PROBES_FILE
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 HALVES = {"tuning": DATA / "safety-tuning.jsonl", "heldout": DATA / "safety-heldout.jsonl"}
 MAX_TUNING_FALSE_ALARMS = 0.03
-# The tuning half in the order it grew: lines [start, end) of each blind round (4-8), for --probe-rounds.
+# The tuning half in the order it grew: lines [start, end) of each blind round (4-9), for --probe-rounds.
 ROUNDS = {
     "round 4": (834, 1095),
     "round 5": (1095, 1370),
     "round 6": (1370, 1622),
     "round 7": (1622, 1864),
     "round 8": (1864, 2079),
+    "round 9": (2079, 2306),
 }
 PROBE_C = 64.0  # chosen with --probe-rounds (mean recall / false alarms over the three rounds)
 PROBE_THRESHOLD = 0.75
