@@ -36,7 +36,7 @@ from healthsearch.safety import (
     semantic_kind,
 )
 from healthsearch.safety_patterns import guarded, normalise, sounds_mild
-from healthsearch.safety_probe import BENIGN, PROBES_FILE
+from healthsearch.safety_probe import BENIGN, PROBES_FILE, TextFeatures
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 HALVES = {"tuning": DATA / "safety-tuning.jsonl", "heldout": DATA / "safety-heldout.jsonl"}
@@ -50,8 +50,11 @@ ROUNDS = {
     "round 8": (1864, 2079),
     "round 9": (2079, 2306),
 }
-PROBE_C = 64.0  # chosen with --probe-rounds (mean recall / false alarms over the three rounds)
-PROBE_THRESHOLD = 0.75
+# Chosen by forward-chaining over rounds 4-9 (2026-12-03, RESULTS.md): the query vector plus hashed n-grams
+# (4,096 character and 4,096 word columns, vector weight 2) beat the vector alone at every threshold.
+PROBE_C = 64.0
+PROBE_THRESHOLD = 0.6
+TEXT_FEATURES = TextFeatures(n_features=4096, char_ngrams=(3, 5), word_ngrams=(1, 2), vector_weight=2.0)
 
 
 @dataclass(frozen=True)
@@ -196,15 +199,22 @@ def calibrate(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> None:
     print(json.dumps(line))
 
 
-def probe_data(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> tuple[np.ndarray, np.ndarray]:
-    """Tuning vectors and exemplar vectors stacked, with labels: the category of an emergency, else benign."""
+def probe_data(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> tuple[Any, np.ndarray]:
+    """Tuning and exemplar features (vectors and n-grams of their checked text), with labels: the category of an
+    emergency, else benign."""
     bank = list(SEMANTIC.exemplars)
     bank_vectors = encoder.encode_passages([e.text for e in bank])
     labels = [c.category if c.emergency else BENIGN for c in cases] + [e.category for e in bank]
-    return np.vstack([vectors, bank_vectors]), np.array(labels)
+    texts = [checked_text(c.query) for c in cases] + [checked_text(e.text) for e in bank]
+    return TEXT_FEATURES.join(np.vstack([vectors, bank_vectors]), texts), np.array(labels)
 
 
-def fit_probe(features: np.ndarray, labels: np.ndarray, c: float = PROBE_C) -> Any:
+def case_features(cases: list[Case], vectors: np.ndarray) -> Any:
+    """The probe's features for labelled cases (no exemplars)."""
+    return TEXT_FEATURES.join(vectors, [checked_text(c.query) for c in cases])
+
+
+def fit_probe(features: Any, labels: np.ndarray, c: float = PROBE_C) -> Any:
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(features, labels)
@@ -221,19 +231,26 @@ def probe_rounds(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> No
     """For each blind round: the classifier trained on every line before it (and the exemplars), scored on it."""
     guard = quiet(cases)
     emergency = np.array([c.emergency for c in cases])
-    for c in (4.0, 16.0, 64.0):
-        for threshold in (0.7, 0.75, 0.8, 0.85, 0.9):
+    for c in (16.0, 64.0):
+        emergency_probability = {}
+        for name, (start, end) in ROUNDS.items():
+            model = fit_probe(*probe_data(cases[:start], vectors[:start], encoder), c)
+            benign = list(model.classes_).index(BENIGN)
+            scored = case_features(cases[start:end], vectors[start:end])
+            emergency_probability[name] = 1 - model.predict_proba(scored)[:, benign]
+        for threshold in (0.5, 0.6, 0.7, 0.8):
             cells = []
             for name, (start, end) in ROUNDS.items():
-                features, labels = probe_data(cases[:start], vectors[:start], encoder)
-                model = fit_probe(features, labels, c)
-                benign = list(model.classes_).index(BENIGN)
-                fired = (1 - model.predict_proba(vectors[start:end])[:, benign] >= threshold) & ~guard[
-                    start:end
-                ]
+                fired = (emergency_probability[name] >= threshold) & ~guard[start:end]
                 truth = emergency[start:end]
                 cells.append(f"{name} {fired[truth].mean():.1%} / {fired[~truth].mean():.1%}")
-            print(f"C {c:g}, threshold {threshold}: " + " | ".join(cells))
+            print(f"C {c:g}, threshold {threshold}: " + " | ".join(cells), flush=True)
+
+
+def _compact(value: float) -> float | int:
+    """A weight rounded to 4 decimals; exact zeros (n-gram columns no training text hashes to) written as 0."""
+    rounded = round(float(value), 4)
+    return 0 if rounded == 0 else rounded
 
 
 def train_probe(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> None:
@@ -243,11 +260,18 @@ def train_probe(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> Non
         "model": encoder.ref.name,
         "fingerprint": encoder.ref.fingerprint,
         "classes": [str(c) for c in model.classes_],
-        "weights": [[round(float(v), 5) for v in row] for row in model.coef_],
+        "weights": [[_compact(v) for v in row] for row in model.coef_],
         "bias": [round(float(v), 5) for v in model.intercept_],
         "threshold": PROBE_THRESHOLD,
-        "note": f"benchmarks/safety.py --train-probe: multinomial logistic regression, C {PROBE_C:g}, balanced "
-        f"classes, {len(cases)} tuning lines + {len(SEMANTIC.exemplars)} exemplars",
+        "text_features": {
+            "n_features": TEXT_FEATURES.n_features,
+            "char_ngrams": list(TEXT_FEATURES.char_ngrams),
+            "word_ngrams": list(TEXT_FEATURES.word_ngrams),
+            "vector_weight": TEXT_FEATURES.vector_weight,
+        },
+        "note": f"benchmarks/safety.py --train-probe: multinomial logistic regression over the query vector and "
+        f"hashed n-grams, C {PROBE_C:g}, balanced classes, {len(cases)} tuning lines + "
+        f"{len(SEMANTIC.exemplars)} exemplars",
     }
     kept = []
     if PROBES_FILE.is_file():

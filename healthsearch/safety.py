@@ -145,7 +145,7 @@ def semantic_kind(query: str, query_vector: np.ndarray | None, encoder: Encoder)
             return None
         if query_vector is None:
             query_vector = encoder.encode_query(" ".join(query[:MAX_CHECKED_CHARS].split()))
-        kind = SEMANTIC.detect(encoder, query_vector)
+        kind = SEMANTIC.detect(encoder, query_vector, text)
     except Exception as exc:  # the banner check must never take the page down
         log.warning(
             "semantic emergency check skipped: %s", str(exc).splitlines()[0][:200] if str(exc) else exc

@@ -5,15 +5,21 @@ and one for "benign") trained by ``benchmarks/safety.py --train-probe`` on the t
 A query alerts when its probability of *not* being benign reaches ``threshold``; the category is the most
 likely emergency one. A probe only reads vectors of the exact weights it was trained on (model name and
 fingerprint must match); any other model falls back to the exemplar margins. Plain JSON numbers, no pickle.
+
+A probe line may add ``text_features``: hashed character and word n-grams of the checked query text, appended
+to the (weighted) query vector. They read what a sentence embedding blurs: misspellings, and the one word that
+makes a line harmless ("lyrics", "dnd", "booked"). The hashing is stateless, so the line stores only its settings.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +30,50 @@ from .safety_patterns import DATA_DIR
 PROBES_FILE = DATA_DIR / "probes.jsonl"
 BENIGN = "benign"
 _FIELDS = {"model", "fingerprint", "classes", "weights", "bias", "threshold"}
+_TEXT_FIELDS = {"n_features", "char_ngrams", "word_ngrams", "vector_weight"}
+
+
+@dataclass(frozen=True)
+class TextFeatures:
+    """Hashed n-grams of the checked text: ``n_features`` columns of character n-grams (within words) and as
+    many of word n-grams, each block L2-normalised and scaled by 1/sqrt(2); the query vector is multiplied by
+    ``vector_weight`` before both are joined."""
+
+    n_features: int = 4096
+    char_ngrams: tuple[int, int] = (3, 5)
+    word_ngrams: tuple[int, int] = (1, 2)
+    vector_weight: float = 2.0
+
+    @property
+    def width(self) -> int:
+        """How many columns the n-grams add."""
+        return 2 * self.n_features
+
+    def matrix(self, texts: Sequence[str]) -> Any:
+        """The n-gram block (a sparse ``len(texts)`` × ``width`` matrix)."""
+        from scipy import sparse
+
+        chars, words = _vectorizers(self)
+        return (sparse.hstack([chars.transform(texts), words.transform(texts)]) / math.sqrt(2)).tocsr()
+
+    def join(self, vectors: np.ndarray, texts: Sequence[str]) -> Any:
+        """Training features: the weighted vectors beside the n-gram block (sparse)."""
+        from scipy import sparse
+
+        weighted = sparse.csr_matrix(np.asarray(vectors, dtype=np.float32) * self.vector_weight)
+        return sparse.hstack([weighted, self.matrix(texts)]).tocsr()
+
+
+@lru_cache(maxsize=4)
+def _vectorizers(features: TextFeatures) -> tuple[Any, Any]:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    def hashing(analyzer: str, ngrams: tuple[int, int]) -> Any:
+        return HashingVectorizer(
+            analyzer=analyzer, ngram_range=ngrams, n_features=features.n_features, alternate_sign=False
+        )
+
+    return hashing("char_wb", features.char_ngrams), hashing("word", features.word_ngrams)
 
 
 @dataclass(frozen=True)
@@ -36,18 +86,21 @@ class Probe:
     weights: np.ndarray
     bias: np.ndarray
     threshold: float
+    text_features: TextFeatures | None = None
 
     def reads(self, encoder: Encoder) -> bool:
         """True when ``encoder`` is the exact model this probe was trained on."""
         ref = encoder.ref
         return ref.name.lower() == self.model.lower() and ref.fingerprint == self.fingerprint
 
-    def classify(self, vector: np.ndarray) -> tuple[str, float] | None:
-        """(most likely emergency category, probability of an emergency), or None for a vector that does not fit."""
+    def classify(self, vector: np.ndarray, text: str = "") -> tuple[str, float] | None:
+        """(most likely emergency category, probability of an emergency), or None for a vector that does not fit.
+        ``text`` is the checked query text, read only by a probe with ``text_features``."""
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if vector.shape[0] != self.weights.shape[1] or not np.all(np.isfinite(vector)):
+        extra = self.text_features.width if self.text_features else 0
+        if vector.shape[0] + extra != self.weights.shape[1] or not np.all(np.isfinite(vector)):
             return None
-        logits = self.weights @ vector + self.bias
+        logits = self._logits(vector, text)
         probabilities = np.exp(logits - logits.max())
         probabilities /= probabilities.sum()
         benign = self.classes.index(BENIGN)
@@ -55,9 +108,18 @@ class Probe:
         probabilities[benign] = -1.0
         return self.classes[int(np.argmax(probabilities))], emergency
 
-    def detect(self, vector: np.ndarray) -> str | None:
+    def _logits(self, vector: np.ndarray, text: str) -> np.ndarray:
+        if self.text_features is None:
+            return np.asarray(self.weights @ vector + self.bias)
+        dimension = vector.shape[0]
+        grams = self.text_features.matrix([text])
+        lexical = np.asarray(grams @ self.weights[:, dimension:].T).reshape(-1)
+        dense = self.weights[:, :dimension] @ (vector * self.text_features.vector_weight)
+        return np.asarray(dense + lexical + self.bias)
+
+    def detect(self, vector: np.ndarray, text: str = "") -> str | None:
         """The emergency category when the probability reaches the threshold, else None."""
-        found = self.classify(vector)
+        found = self.classify(vector, text)
         return found[0] if found is not None and found[1] >= self.threshold else None
 
 
@@ -99,7 +161,45 @@ def _probe(where: str, line: str, kinds: Collection[str]) -> Probe:
         raise SafetyDataError(f"{where}: 'threshold' must be a probability between 0 and 1")
     if not isinstance(row["model"], str) or not isinstance(row["fingerprint"], str):
         raise SafetyDataError(f"{where}: 'model' and 'fingerprint' must be text")
-    return Probe(row["model"], row["fingerprint"], tuple(classes), weights, bias[0], float(threshold))
+    text_features = _text_features(where, row.get("text_features"))
+    return Probe(
+        row["model"], row["fingerprint"], tuple(classes), weights, bias[0], float(threshold), text_features
+    )
+
+
+def _text_features(where: str, value: object) -> TextFeatures | None:
+    """The optional n-gram settings of a probe line, validated."""
+    if value is None:
+        return None
+    problem = f"{where}: 'text_features' needs {', '.join(sorted(_TEXT_FIELDS))}"
+    if not isinstance(value, dict) or set(value) != _TEXT_FIELDS:
+        raise SafetyDataError(problem)
+    n_features, weight = value["n_features"], value["vector_weight"]
+    ranges = [value["char_ngrams"], value["word_ngrams"]]
+    ok = (
+        isinstance(n_features, int)
+        and not isinstance(n_features, bool)
+        and 1 <= n_features <= 2**20
+        and isinstance(weight, int | float)
+        and not isinstance(weight, bool)
+        and math.isfinite(weight)
+        and weight > 0
+        and all(_is_range(r) for r in ranges)
+    )
+    if not ok:
+        raise SafetyDataError(
+            problem + " (a count up to 2**20, two [low, high] n-gram ranges, a weight above 0)"
+        )
+    return TextFeatures(n_features, tuple(ranges[0]), tuple(ranges[1]), float(weight))
+
+
+def _is_range(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and 1 <= value[0] <= value[1] <= 8
+    )
 
 
 def _matrix(where: str, rows: object) -> np.ndarray:

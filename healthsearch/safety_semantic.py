@@ -222,10 +222,11 @@ class SemanticLayer:
         """True when this model has a calibration or a probe (otherwise: patterns only)."""
         return self.probe(encoder) is not None or self.calibration(encoder) is not None
 
-    def detect(self, encoder: Encoder, query_vector: np.ndarray) -> str | None:
-        """The emergency category this vector describes (the probe first, then the exemplar margins), or None."""
+    def detect(self, encoder: Encoder, query_vector: np.ndarray, text: str = "") -> str | None:
+        """The emergency category this vector describes (the probe first, then the exemplar margins), or None.
+        ``text`` is the checked query text, for a probe that also reads n-grams."""
         probe = self.probe(encoder)
-        category = probe.detect(query_vector) if probe is not None else None
+        category = probe.detect(query_vector, text) if probe is not None else None
         return category or self.detect_by_margin(encoder, query_vector)
 
     def detect_by_margin(self, encoder: Encoder, query_vector: np.ndarray) -> str | None:

@@ -316,14 +316,27 @@ def test_uncalibrated_model_gets_patterns_only(encoder: Encoder, monkeypatch: py
 
 def test_the_shipped_probe_reads_the_default_model(encoder: Encoder) -> None:
     probe = safety.SEMANTIC.probe(encoder)
-    assert probe is not None and probe.weights.shape == (len(probe.classes), encoder.dimension)
-    found = probe.classify(
-        encoder.encode_query("my grandad went grey and sweaty and says his chest is heavy")
-    )
+    assert probe is not None and probe.text_features is not None
+    assert probe.weights.shape == (len(probe.classes), encoder.dimension + probe.text_features.width)
+    query = "my grandad went grey and sweaty and says his chest is heavy"
+    found = probe.classify(encoder.encode_query(query), safety.checked_text(query))
     assert found is not None and found[0] == "heart_attack" and found[1] >= probe.threshold
-    calm = probe.classify(encoder.encode_query("best stretches for tight hamstrings after running"))
+    calm_query = "best stretches for tight hamstrings after running"
+    calm = probe.classify(encoder.encode_query(calm_query), safety.checked_text(calm_query))
     assert calm is not None and calm[1] < probe.threshold
     assert probe.classify(np.zeros(7, dtype=np.float32)) is None  # a vector of another size does not fit
+
+
+def test_the_probe_reads_the_words_as_well_as_the_vector(encoder: Encoder) -> None:
+    """The same vector scores differently with different text: the n-gram columns carry weight."""
+    probe = safety.SEMANTIC.probe(encoder)
+    assert probe is not None
+    query = "husband snores so loud i cant sleep"
+    vector = encoder.encode_query(query)
+    own_words = probe.classify(vector, safety.checked_text(query))
+    alarming_words = probe.classify(vector, safety.checked_text("husband wont wake up"))
+    assert own_words is not None and alarming_words is not None
+    assert own_words[1] < probe.threshold <= alarming_words[1]
 
 
 def test_a_probe_reads_only_the_model_it_was_trained_on(
@@ -350,6 +363,7 @@ def _probe_line(**changes: object) -> str:
     return json.dumps({k: v for k, v in row.items() if v is not None})
 
 
+TEXT_SETTINGS = {"n_features": 2, "char_ngrams": [3, 3], "word_ngrams": [1, 1], "vector_weight": 1.0}
 BAD_PROBES = [
     ("{not json", "not valid JSON"),
     (_probe_line(bias=None), "a probe needs"),
@@ -358,6 +372,10 @@ BAD_PROBES = [
     (_probe_line(weights=[[0.0, 1.0]]), "one row and 'bias' one number per class"),
     (_probe_line(weights=[[0.0, "x"], [1.0, 0.0]]), "finite numbers"),
     (_probe_line(threshold=1.5), "between 0 and 1"),
+    (_probe_line(text_features={"n_features": 4}), "'text_features' needs"),
+    (_probe_line(text_features={**TEXT_SETTINGS, "n_features": 0}), "a count up to 2**20"),
+    (_probe_line(text_features={**TEXT_SETTINGS, "char_ngrams": [5, 3]}), "[low, high] n-gram ranges"),
+    (_probe_line(text_features={**TEXT_SETTINGS, "vector_weight": -1}), "a weight above 0"),
 ]
 
 
@@ -381,6 +399,22 @@ def test_no_probe_file_means_no_probes(tmp_path: Path) -> None:
         pytest.approx(0.7311, abs=1e-4),
     )
     assert probe.detect(np.array([1.0, 0.0], dtype=np.float32)) == "stroke"
+
+
+def test_a_probe_with_text_features_adds_the_words_columns(tmp_path: Path) -> None:
+    """Two vector columns, then 2 character-n-gram and 2 word-n-gram columns: the words can tip the decision."""
+    words_weight = [[0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 4.0, 4.0]]
+    path = tmp_path / "probes.jsonl"
+    line = _probe_line(weights=words_weight, text_features=TEXT_SETTINGS, threshold=0.6)
+    path.write_text(line + "\n", encoding="utf-8")
+    probe = load_probes(path, ("stroke",))["m"]
+    assert probe.text_features is not None and probe.text_features.width == 4
+    vector = np.array([0.0, 0.0], dtype=np.float32)
+    assert probe.detect(vector, "") is None  # no words: an even 0.5 against the benign row, below 0.6
+    assert probe.detect(vector, "face drooping") == "stroke"
+    assert (
+        probe.classify(np.zeros(4, dtype=np.float32), "face drooping") is None
+    )  # 4 + 4 columns do not fit 6
 
 
 # --- the cache ------------------------------------------------------------------------------------------
