@@ -224,7 +224,18 @@ def _define_tune(parser: argparse.ArgumentParser) -> None:
         "--max-minutes", type=float, default=None, help="stop cleanly after this many minutes"
     )
     parser.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
-    parser.add_argument("--batch-size", type=_positive_int, default=64, help="pairs per step (default 64)")
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=256,
+        help="pairs per step, each other's negatives (default 256)",
+    )
+    parser.add_argument(
+        "--mini-batch-size",
+        type=_positive_int,
+        default=64,
+        help="texts per forward pass; sets memory, not results (default 64)",
+    )
     parser.add_argument(
         "--max-tokens",
         type=_positive_int,
@@ -374,6 +385,7 @@ def _run_tune(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         max_steps=args.max_steps,
         batch_size=args.batch_size,
+        mini_batch_size=args.mini_batch_size,
         max_tokens=args.max_tokens,
         exclude_queries=tuple(args.exclude_queries),
         overwrite=args.overwrite,

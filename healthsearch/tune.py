@@ -3,9 +3,10 @@
 Training pairs come from the library alone: question-style headings (MedQuAD: each question) and titled section
 headings with the passages under them, plus each distinct title with its article's opening passage. Pairs are
 deduplicated, any pair whose query equals an evaluation query is dropped, and 5 % of the queries are held out
-for a validation loss. Training uses sentence-transformers' trainer with MultipleNegativesRankingLoss (in-batch
-negatives, no duplicate text in a batch; with ``hard_negatives`` also one negative per pair mined from the current
-index, :mod:`negatives`). The model is written to a temporary folder beside ``out`` and renamed
+for a validation loss. Training uses sentence-transformers' trainer with CachedMultipleNegativesRankingLoss:
+in-batch negatives over a large batch (256 pairs), computed ``mini_batch_size`` texts at a time (GradCache), so
+memory stays that of a small batch; no duplicate text in a batch; with ``hard_negatives`` also one negative per
+pair mined from the current index, :mod:`negatives`. The model is written to a temporary folder beside ``out`` and renamed
 into place only when complete, so an interrupt or out-of-memory never leaves a half-written model.
 """
 
@@ -94,7 +95,8 @@ class TuneSettings:
     base: str = DEFAULT_MODEL
     epochs: int = 1
     max_minutes: float | None = None
-    batch_size: int = 64
+    batch_size: int = 256
+    mini_batch_size: int = 64
     overwrite: bool = False
     max_steps: int | None = None
     exclude_queries: tuple[Path, ...] = ()
@@ -286,14 +288,16 @@ def _check_output(settings: TuneSettings) -> None:
         raise TuneError(f"output path {out} exists and is not a folder")
     if out.exists() and not settings.overwrite:
         raise TuneError(f"output folder {out} already exists; pass --overwrite to replace it")
-    if settings.epochs < 1 or settings.batch_size < 2:
-        raise TuneError("--epochs must be at least 1 and --batch-size at least 2")
+    if settings.epochs < 1 or settings.batch_size < 2 or settings.mini_batch_size < 1:
+        raise TuneError(
+            "--epochs must be at least 1, --batch-size at least 2 and --mini-batch-size at least 1"
+        )
 
 
 def _oom_message(settings: TuneSettings) -> str:
     return (
-        f"ran out of memory at batch size {settings.batch_size}; try a smaller --batch-size "
-        f"(nothing was written to {settings.out})"
+        f"ran out of memory at {settings.mini_batch_size} texts per forward pass; try a smaller "
+        f"--mini-batch-size (the batch of {settings.batch_size} can stay; nothing was written to {settings.out})"
     )
 
 
@@ -354,7 +358,7 @@ def _train(
         args=arguments,
         train_dataset=_dataset(pairs.train, negatives.texts if negatives else None),
         eval_dataset=_dataset(pairs.validation[:LOSS_PAIRS]) if pairs.validation else None,
-        loss=_loss(model),
+        loss=_loss(model, min(settings.mini_batch_size, settings.batch_size)),
         callbacks=[timer],
     )
     report.validation_loss_before = _validation_loss(trainer, pairs)
@@ -387,16 +391,17 @@ def _dataset(pairs: list[Pair], negatives: list[str] | None = None) -> Any:
     return Dataset.from_dict(columns)
 
 
-def _loss(model: Any) -> Any:
-    """MultipleNegativesRankingLoss, from where this sentence-transformers version keeps it."""
+def _loss(model: Any, mini_batch_size: int) -> Any:
+    """CachedMultipleNegativesRankingLoss, from where this sentence-transformers version keeps it."""
     import importlib
 
     for module in ("sentence_transformers.sentence_transformer.losses", "sentence_transformers.losses"):
         try:
-            return importlib.import_module(module).MultipleNegativesRankingLoss(model)
-        except ImportError:
+            losses = importlib.import_module(module)
+            return losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch_size)
+        except (ImportError, AttributeError):
             continue
-    raise TuneError("this sentence-transformers version has no MultipleNegativesRankingLoss")
+    raise TuneError("this sentence-transformers version has no CachedMultipleNegativesRankingLoss")
 
 
 def _validation_loss(trainer: Any, pairs: PairSet) -> float | None:
@@ -465,7 +470,11 @@ def _write_card(folder: Path, report: TuneReport, settings: TuneSettings) -> Non
         ("pairs by kind", ", ".join(f"{kind} {count:,}" for kind, count in sorted(found.items()))),
         ("dropped", f"{report.pairs.duplicates:,} duplicates, {report.pairs.excluded:,} evaluation queries"),
         ("excluded query files", ", ".join(str(p) for p in settings.exclude_queries) or "none"),
-        ("loss", "MultipleNegativesRankingLoss (in-batch negatives, no duplicate text in a batch)"),
+        (
+            "loss",
+            "CachedMultipleNegativesRankingLoss (in-batch negatives over the whole batch, computed "
+            f"{min(settings.mini_batch_size, settings.batch_size)} texts at a time; no duplicate text in a batch)",
+        ),
         ("hard negatives", _negatives_line(report)),
         ("batch size / learning rate", f"{settings.batch_size} / {settings.learning_rate}"),
         ("training tokens", f"first {settings.max_tokens} tokens of each text"),

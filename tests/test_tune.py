@@ -142,6 +142,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "2",
             "--batch-size",
             "8",
+            "--mini-batch-size",
+            "4",
             "--max-tokens",
             "96",
             "--quiet",
@@ -159,6 +161,11 @@ def test_tiny_tune_writes_a_model_card_and_its_queries(tiny_model: Path) -> None
     assert "validation loss (before / after) | None" not in card
     assert "plantar fasciitis causes" in training_queries(tiny_model)
     assert "| training tokens | first 96 tokens of each text |" in card
+    assert (
+        "CachedMultipleNegativesRankingLoss (in-batch negatives over the whole batch, computed 4 texts"
+        in card
+    )
+    assert "| batch size / learning rate | 8 / 3e-05 |" in card
     assert Encoder(str(tiny_model)).model.max_seq_length == 256  # the training limit (96) is not saved
     assert not list(tiny_model.parent.glob(".model.*"))
 
