@@ -265,12 +265,7 @@ def train_probe(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> Non
         "weights": [[_compact(v) for v in row] for row in model.coef_],
         "bias": [round(float(v), 5) for v in model.intercept_],
         "threshold": PROBE_THRESHOLD,
-        "text_features": {
-            "n_features": TEXT_FEATURES.n_features,
-            "char_ngrams": list(TEXT_FEATURES.char_ngrams),
-            "word_ngrams": list(TEXT_FEATURES.word_ngrams),
-            "vector_weight": TEXT_FEATURES.vector_weight,
-        },
+        "text_features": TEXT_FEATURES.as_json(),
         "note": f"benchmarks/safety.py --train-probe: multinomial logistic regression over the query vector and "
         f"hashed n-grams, C {PROBE_C:g}, balanced classes, {len(cases)} tuning lines + "
         f"{len(SEMANTIC.exemplars)} exemplars",

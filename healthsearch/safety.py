@@ -177,10 +177,14 @@ def checked_text(query: str) -> str:
 
 
 def prepare_semantic(encoder: Encoder) -> bool:
-    """Embed the exemplar bank for `encoder` now (e.g. at start-up); False if this model is uncalibrated."""
+    """Embed the exemplar bank for `encoder` and build the probe's n-gram hashers now (e.g. at start-up), so no
+    query pays for them; False if this model is uncalibrated."""
     if not SEMANTIC.is_on(encoder):
         return False
     SEMANTIC.bank(encoder)
+    probe = SEMANTIC.probe(encoder)
+    if probe is not None and probe.text_features is not None:
+        probe.text_features.matrix([""])  # imports and builds the n-gram hashers before the first query
     return True
 
 

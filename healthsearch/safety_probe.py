@@ -49,6 +49,15 @@ class TextFeatures:
         """How many columns the n-grams add."""
         return 2 * self.n_features
 
+    def as_json(self) -> dict[str, object]:
+        """The settings as a probe line stores them (the inverse of the loader's ``text_features``)."""
+        return {
+            "n_features": self.n_features,
+            "char_ngrams": list(self.char_ngrams),
+            "word_ngrams": list(self.word_ngrams),
+            "vector_weight": self.vector_weight,
+        }
+
     def matrix(self, texts: Sequence[str]) -> Any:
         """The n-gram block (a sparse ``len(texts)`` × ``width`` matrix)."""
         from scipy import sparse

@@ -30,7 +30,7 @@ from healthsearch.safety_patterns import (
     normalise,
     sounds_mild,
 )
-from healthsearch.safety_probe import load_probes
+from healthsearch.safety_probe import TextFeatures, _vectorizers, load_probes
 from healthsearch.safety_semantic import (
     BENIGN,
     Calibration,
@@ -399,6 +399,22 @@ def test_no_probe_file_means_no_probes(tmp_path: Path) -> None:
         pytest.approx(0.7311, abs=1e-4),
     )
     assert probe.detect(np.array([1.0, 0.0], dtype=np.float32)) == "stroke"
+
+
+def test_text_features_round_trip_through_a_probe_line(tmp_path: Path) -> None:
+    features = TextFeatures(n_features=2, char_ngrams=(3, 3), word_ngrams=(1, 1), vector_weight=1.0)
+    assert features.as_json() == TEXT_SETTINGS
+    weights = [[0.0] * 6, [0.0] * 6]
+    path = tmp_path / "probes.jsonl"
+    path.write_text(_probe_line(weights=weights, text_features=features.as_json()) + "\n", encoding="utf-8")
+    assert load_probes(path, ("stroke",))["m"].text_features == features
+
+
+def test_prepare_semantic_builds_the_probe_hashers(encoder: Encoder) -> None:
+    assert safety.prepare_semantic(encoder)
+    probe = safety.SEMANTIC.probe(encoder)
+    assert probe is not None and probe.text_features is not None
+    assert _vectorizers.cache_info().currsize >= 1
 
 
 def test_a_probe_with_text_features_adds_the_words_columns(tmp_path: Path) -> None:
