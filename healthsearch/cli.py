@@ -239,8 +239,8 @@ def _define_tune(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-tokens",
         type=_positive_int,
-        default=128,
-        help="tokens of each passage trained on (default 128; the index embeds up to --passage-tokens)",
+        default=192,
+        help="tokens of each text trained on (default 192, what the index embeds by default)",
     )
     parser.add_argument(
         "--exclude-queries",

@@ -101,7 +101,7 @@ class TuneSettings:
     max_steps: int | None = None
     exclude_queries: tuple[Path, ...] = ()
     learning_rate: float = 3e-5
-    max_tokens: int = 128
+    max_tokens: int = 192
     min_pairs: int = MIN_PAIRS
     hard_negatives: Path | None = None
     progress: bool = True
