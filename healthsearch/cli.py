@@ -239,8 +239,8 @@ def _define_tune(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-tokens",
         type=_positive_int,
-        default=192,
-        help="tokens of each text trained on (default 192, what the index embeds by default)",
+        default=DEFAULT_PASSAGE_TOKENS,
+        help=f"tokens of each text trained on (default {DEFAULT_PASSAGE_TOKENS}, what a new index embeds)",
     )
     parser.add_argument(
         "--exclude-queries",

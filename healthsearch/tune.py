@@ -27,7 +27,7 @@ from typing import Any
 
 from . import failpoints
 from .chunking import chunk_article
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_MODEL, DEFAULT_PASSAGE_TOKENS
 from .documents import Article
 from .embedding import resolve_model
 from .errors import HealthsearchError
@@ -101,7 +101,7 @@ class TuneSettings:
     max_steps: int | None = None
     exclude_queries: tuple[Path, ...] = ()
     learning_rate: float = 3e-5
-    max_tokens: int = 192
+    max_tokens: int = DEFAULT_PASSAGE_TOKENS  # train on what the index embeds
     min_pairs: int = MIN_PAIRS
     hard_negatives: Path | None = None
     progress: bool = True
