@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
+from healthsearch.errors import SafetyDataError
 from healthsearch.safety import (
     CRISIS_MESSAGE,
     EMERGENCY_MESSAGE,
@@ -15,7 +17,7 @@ from healthsearch.safety import (
     pattern_kind,
     support_message,
 )
-from healthsearch.safety_spelling import correct_spelling
+from healthsearch.safety_spelling import correct_spelling, expand_shorthand, load_shorthand
 
 # (query as people type it, expected kind)
 POSITIVES = [
@@ -325,6 +327,39 @@ def test_spelling_correction_leaves_words_and_contractions_alone() -> None:
     assert correct_spelling("theres blood everywhere and hes pale") == "theres blood everywhere and hes pale"
     assert correct_spelling("dancer with a sore knee") == "dancer with a sore knee"
     assert correct_spelling("vommiting and alergic") == "vomiting and allergic"
+
+
+def test_text_speak_is_expanded_before_the_check() -> None:
+    assert (
+        expand_shorthand("wat to do when sum1 has a seizure pls")
+        == "what to do when someone has a seizure please"
+    )
+    assert (
+        expand_shorthand("bleeding for 2 mins") == "bleeding for 2 mins"
+    )  # numbers and other words untouched
+    assert (
+        pattern_kind("wat to do when someone has a seizure") is None
+    )  # the informational guard reads "what"
+    alert = detect_emergency("pls my bf od'd on pills rn hes not waking up")
+    assert alert is not None and alert.kind == "overdose_poisoning"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("# comment\nwat = what\nWat = what\n", 3, "expected 'short = expansion'"),
+        ("wat what\n", 1, "expected 'short = expansion'"),
+        ("u = you\n\nu = your\n", 3, "listed twice"),
+    ],
+)
+def test_bad_shorthand_entry_names_file_and_line(tmp_path: Path, text: str, line: int, problem: str) -> None:
+    path = tmp_path / "shorthand.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SafetyDataError) as caught:
+        load_shorthand(path)
+    assert str(caught.value).startswith(f"{path}:{line}: ") and problem in str(caught.value)
+    with pytest.raises(SafetyDataError, match="cannot read"):
+        load_shorthand(tmp_path / "absent.txt")
 
 
 def test_urgent_words_override_informational_framing() -> None:
