@@ -309,6 +309,24 @@ def test_an_event_that_is_over_does_not_alert_unless_it_is_back() -> None:
         "he had a seizure last year and fine since then but now he is fitting and wont stop"
     )
     assert alert is not None and alert.kind == "seizure"
+    assert detect_emergency("baby rolled off the sofa yesterday cried straight away fine since") is None
+
+
+@pytest.mark.parametrize(
+    ("query", "kind"),
+    [
+        # "felt ok, now my ..." is not "ok now": the event is back
+        (
+            "fell off my bike yesterday felt ok, now my belly is swollen and hard and im dizzy",
+            "internal_bleeding",
+        ),
+        # a paracetamol overdose harms a day or more later: "fine now" does not make it over
+        ("dad took like 30 paracetamol yesterday but says hes fine now", "overdose_poisoning"),
+    ],
+)
+def test_a_past_word_does_not_hide_an_emergency_that_is_not_over(query: str, kind: str) -> None:
+    alert = detect_emergency(query)
+    assert alert is not None and alert.kind == kind
 
 
 @pytest.mark.parametrize(
