@@ -35,7 +35,7 @@ from healthsearch.safety import (
     pattern_kind,
     semantic_kind,
 )
-from healthsearch.safety_patterns import guarded, normalise, sounds_mild
+from healthsearch.safety_patterns import guarded, normalise, semantic_stays_quiet
 from healthsearch.safety_probe import BENIGN, PROBES_FILE, TextFeatures
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -228,9 +228,7 @@ def fit_probe(features: Any, labels: np.ndarray, c: float = PROBE_C) -> Any:
 
 def quiet(cases: list[Case]) -> np.ndarray:
     """The semantic layer's guard per case (informational, animal, over-and-done, mild)."""
-    return np.array(
-        [guarded(PATTERNS, t) or sounds_mild(PATTERNS, t) for t in (checked_text(c.query) for c in cases)]
-    )
+    return np.array([semantic_stays_quiet(PATTERNS, t) for t in (checked_text(c.query) for c in cases)])
 
 
 def probe_rounds(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> None:

@@ -30,14 +30,13 @@ from .embedding import Encoder
 from .safety_patterns import (
     MAX_CHECKED_CHARS,
     PATTERNS_FILE,
-    guarded,
     load_table,
     match_kind,
     mentions_self_harm,
     names_benign_use,
     normalise,
     self_harm_question,
-    sounds_mild,
+    semantic_stays_quiet,
 )
 from .safety_probe import PROBES_FILE, load_probes
 from .safety_semantic import (
@@ -155,7 +154,7 @@ def semantic_kind(query: str, query_vector: np.ndarray | None, encoder: Encoder)
         return None
     if kind == "self_harm":
         return None if self_harm_question(PATTERNS, text) else kind
-    if guarded(PATTERNS, text) or sounds_mild(PATTERNS, text):
+    if semantic_stays_quiet(PATTERNS, text):
         return None
     return kind
 

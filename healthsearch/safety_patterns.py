@@ -27,6 +27,9 @@ SUPPORT_FRAGMENTS = ("self_harm_question", "risk_now", "self_harm_topic")
 # that is not defined, an urgent word) says it is happening again; <back_now> also keeps a self-harm question loud.
 RESOLVED_FRAGMENT = "resolved"
 BACK_NOW_FRAGMENT = "back_now"
+# Optional, both or none: a question asked in general (<general_question>: "how long does stroke recovery take")
+# that names nobody and nothing happening now (<personal>) keeps the semantic layer quiet.
+GENERAL_FRAGMENTS = ("general_question", "personal")
 
 _NEGATORS = frozenset(
     {"no", "not", "without", "never", "nor", "denies", "isnt", "wasnt", "hasnt", "didnt", "dont"}
@@ -68,6 +71,8 @@ class PatternTable:
     self_harm_topic: re.Pattern[str] | None = None
     resolved: re.Pattern[str] | None = None
     back_now: re.Pattern[str] | None = None
+    general_question: re.Pattern[str] | None = None
+    personal: re.Pattern[str] | None = None
 
     @property
     def happening_now(self) -> re.Pattern[str]:
@@ -146,12 +151,29 @@ def _compile(path: Path, lines: list[tuple[int, str]]) -> PatternTable:
         names = ", ".join(f"<{n}>" for n in SUPPORT_FRAGMENTS)
         raise SafetyDataError(f"{path}: the support fragments {names} go together; define all or none")
     question, risk_now, topic = support or (None, None, None)
+    general = [re.compile(fragments[n]) for n in GENERAL_FRAGMENTS if n in fragments]
+    if general and len(general) != len(GENERAL_FRAGMENTS):
+        names = ", ".join(f"<{n}>" for n in GENERAL_FRAGMENTS)
+        raise SafetyDataError(f"{path}: the fragments {names} go together; define both or none")
+    general_question, personal = general or (None, None)
     resolved, back_now = (
         re.compile(fragments[name]) if name in fragments else None
         for name in (RESOLVED_FRAGMENT, BACK_NOW_FRAGMENT)
     )
     return PatternTable(
-        table, informational, urgent, animal, human, mild, question, risk_now, topic, resolved, back_now
+        table,
+        informational,
+        urgent,
+        animal,
+        human,
+        mild,
+        question,
+        risk_now,
+        topic,
+        resolved,
+        back_now,
+        general_question,
+        personal,
     )
 
 
@@ -253,6 +275,19 @@ def sounds_mild(table: PatternTable, text: str) -> bool:
     """True for a mild, past or "what happens if" wording with nothing saying it is happening now: the
     semantic layer stays quiet on it, since a look-alike of a mild symptom embeds close to the emergency."""
     return bool(table.mild.search(text)) and not table.happening_now.search(text)
+
+
+def asks_in_general(table: PatternTable, text: str) -> bool:
+    """True for a question asked in general ("what are the signs of sepsis") that names nobody and nothing
+    happening now: a look-alike of an emergency's words that the semantic layer should not alarm on."""
+    if table.general_question is None or table.personal is None:
+        return False
+    return bool(table.general_question.search(text)) and not table.personal.search(text)
+
+
+def semantic_stays_quiet(table: PatternTable, text: str) -> bool:
+    """True where the semantic layer must not alarm outside self-harm: guarded, mild, or asked in general."""
+    return guarded(table, text) or sounds_mild(table, text) or asks_in_general(table, text)
 
 
 def names_benign_use(table: PatternTable, text: str) -> bool:

@@ -23,6 +23,7 @@ from healthsearch.safety import (
 )
 from healthsearch.safety_patterns import (
     DATA_DIR,
+    asks_in_general,
     load_table,
     match_kind,
     mentions_self_harm,
@@ -130,6 +131,18 @@ def test_a_table_with_support_fragments_quiets_self_harm_questions(tmp_path: Pat
     plain = tmp_path / "plain.txt"
     plain.write_text(GOOD_HEAD + "[self_harm]\n+ suicid\n", encoding="utf-8")
     assert match_kind(load_table(plain), "suicide research") == "self_harm"  # no support tier: alerts
+
+
+def test_general_question_fragments_come_together(tmp_path: Path) -> None:
+    path = tmp_path / "patterns.txt"
+    path.write_text(GOOD_HEAD + "<general_question> = ^how\n[a]\n+ x\n", encoding="utf-8")
+    with pytest.raises(SafetyDataError, match="define both or none"):
+        load_table(path)
+    path.write_text(
+        GOOD_HEAD + "<general_question> = ^how\n<personal> = \\bmy\\b\n[a]\n+ x\n", encoding="utf-8"
+    )
+    table = load_table(path)
+    assert asks_in_general(table, "how long does it last") and not asks_in_general(table, "how is my dad")
 
 
 def test_table_without_guard_fragments_is_refused(tmp_path: Path) -> None:
@@ -538,6 +551,26 @@ def test_a_mild_or_past_wording_keeps_the_semantic_layer_quiet(encoder: Encoder)
     assert all(sounds_mild(safety.PATTERNS, normalise(q)) for q in MILD_LOOKALIKES)
     assert any(safety.SEMANTIC.detect(encoder, v) for v in vectors.values())  # the bank alone would fire
     assert [q for q, v in vectors.items() if semantic_kind(q, v, encoder)] == []
+
+
+GENERAL_QUESTIONS = [
+    "how long does stroke recovery take",
+    "what is internal bleeding caused by",
+    "how to dispose of button batteries safely",
+    "what are the warning signs of sepsis",
+]
+# a person, "this" or something happening now, or a first-aid how-to: not asked in general
+NOT_GENERAL = [
+    "how long does a seizure last my son is still shaking",
+    "what is this rash on my babys legs that doesnt fade",
+    "how to stop heavy bleeding",
+    "how do i wake him up",
+]
+
+
+def test_a_question_asked_in_general_keeps_the_semantic_layer_quiet() -> None:
+    assert all(asks_in_general(safety.PATTERNS, safety.checked_text(q)) for q in GENERAL_QUESTIONS)
+    assert not any(asks_in_general(safety.PATTERNS, safety.checked_text(q)) for q in NOT_GENERAL)
 
 
 def test_mild_wording_does_not_silence_the_patterns_or_an_urgent_word() -> None:
