@@ -115,7 +115,11 @@ def report(name: str, cases: list[Case], vectors: np.ndarray, encoder: Encoder) 
     print(f"\n== {name}: {positives} emergencies, {len(cases) - positives} near misses ==")
     for layer, detector in layers(encoder).items():
         recall, false_alarms, notes = score(cases, vectors, detector)
-        print(f"{layer:9s} recall {recall:6.1%}  false alarms {false_alarms:5.1%}")
+        missed = sum(n.startswith("  MISS") for n in notes)
+        alarmed = len(notes) - missed
+        print(
+            f"{layer:9s} recall {recall:6.1%} ({missed} missed)  false alarms {false_alarms:5.1%} ({alarmed})"
+        )
         for note in notes:
             print(note)
 
