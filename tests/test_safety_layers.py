@@ -576,3 +576,14 @@ def test_a_question_asked_in_general_keeps_the_semantic_layer_quiet() -> None:
 def test_mild_wording_does_not_silence_the_patterns_or_an_urgent_word() -> None:
     assert pattern_kind("a bit of chest pain spreading to my left arm and sweating") == "heart_attack"
     assert not sounds_mild(safety.PATTERNS, normalise("it was a little bump but he is not breathing help"))
+
+
+def test_plain_snoring_is_quiet_but_an_unrousable_snorer_is_not() -> None:
+    table = safety.PATTERNS
+    assert names_benign_use(table, normalise("husband snores so loud i cant sleep"))
+    for query in (
+        "is it normal that my patient is unrousable and snoring loudly",
+        "grandad fell and now hes snoring loudly and we cant wake him",
+    ):
+        assert not names_benign_use(table, normalise(query)), query
+        assert pattern_kind(query) == "unresponsive", query
