@@ -66,6 +66,12 @@ ROUNDS = {
 # (4,096 character and 4,096 word columns, vector weight 2) beat the vector alone at every threshold.
 PROBE_C = 64.0
 PROBE_THRESHOLD = 0.6
+# Forward-chained over rounds 10-21 (2026-12-04, RESULTS.md): of the lines a mild or past word quieted, the probe
+# trained on earlier rounds gave >= 0.95 to 9 of 11 emergencies and 4 of 253 near misses.
+PROBE_MILD_OVERRIDE = 0.95
+PROBE_TOL = (
+    1e-6  # the default 1e-4 stopped lbfgs after ~30 iterations, under-fitting (14 in-sample false alarms)
+)
 TEXT_FEATURES = TextFeatures(n_features=4096, char_ngrams=(3, 5), word_ngrams=(1, 2), vector_weight=2.0)
 
 
@@ -233,7 +239,9 @@ def case_features(cases: list[Case], vectors: np.ndarray) -> Any:
 def fit_probe(features: Any, labels: np.ndarray, c: float = PROBE_C) -> Any:
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(features, labels)
+    return LogisticRegression(C=c, max_iter=3000, tol=PROBE_TOL, class_weight="balanced").fit(
+        features, labels
+    )
 
 
 def quiet(cases: list[Case]) -> np.ndarray:
@@ -277,6 +285,7 @@ def train_probe(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> Non
         "weights": [[_compact(v) for v in row] for row in model.coef_],
         "bias": [round(float(v), 5) for v in model.intercept_],
         "threshold": PROBE_THRESHOLD,
+        "mild_override": PROBE_MILD_OVERRIDE,
         "text_features": TEXT_FEATURES.as_json(),
         "note": f"benchmarks/safety.py --train-probe: multinomial logistic regression over the query vector and "
         f"hashed n-grams, C {PROBE_C:g}, balanced classes, {len(cases)} tuning lines + "

@@ -30,13 +30,15 @@ from .embedding import Encoder
 from .safety_patterns import (
     MAX_CHECKED_CHARS,
     PATTERNS_FILE,
+    asks_in_general,
+    guarded,
     load_table,
     match_kind,
     mentions_self_harm,
     names_benign_use,
     normalise,
     self_harm_question,
-    semantic_stays_quiet,
+    sounds_mild,
 )
 from .safety_probe import PROBES_FILE, load_probes
 from .safety_semantic import (
@@ -154,7 +156,9 @@ def semantic_kind(query: str, query_vector: np.ndarray | None, encoder: Encoder)
         return None
     if kind == "self_harm":
         return None if self_harm_question(PATTERNS, text) else kind
-    if semantic_stays_quiet(PATTERNS, text):
+    if guarded(PATTERNS, text) or asks_in_general(PATTERNS, text):
+        return None
+    if sounds_mild(PATTERNS, text) and not SEMANTIC.overrides_mild(encoder, query_vector, text):
         return None
     return kind
 

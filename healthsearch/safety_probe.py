@@ -3,7 +3,8 @@
 ``safety_data/probes.jsonl`` holds, per model, a multinomial logistic regression (one weight row per category
 and one for "benign") trained by ``benchmarks/safety.py --train-probe`` on the tuning half and the exemplar bank.
 A query alerts when its probability of *not* being benign reaches ``threshold``; the category is the most
-likely emergency one. A probe only reads vectors of the exact weights it was trained on (model name and
+likely emergency one. An optional ``mild_override`` (a higher probability) lets the probe alert even where a mild
+or past word ("last week", "probably nothing", "seems ok now") would otherwise keep the semantic layer quiet. A probe only reads vectors of the exact weights it was trained on (model name and
 fingerprint must match); any other model falls back to the exemplar margins. Plain JSON numbers, no pickle.
 
 A probe line may add ``text_features``: hashed character and word n-grams of the checked query text, appended
@@ -96,6 +97,7 @@ class Probe:
     bias: np.ndarray
     threshold: float
     text_features: TextFeatures | None = None
+    mild_override: float | None = None
 
     def reads(self, encoder: Encoder) -> bool:
         """True when ``encoder`` is the exact model this probe was trained on."""
@@ -130,6 +132,13 @@ class Probe:
         """The emergency category when the probability reaches the threshold, else None."""
         found = self.classify(vector, text)
         return found[0] if found is not None and found[1] >= self.threshold else None
+
+    def overrides_mild(self, vector: np.ndarray, text: str = "") -> bool:
+        """True when this probe is so sure of an emergency that a mild or past word must not quiet it."""
+        if self.mild_override is None:
+            return False
+        found = self.classify(vector, text)
+        return found is not None and found[1] >= self.mild_override
 
 
 def load_probes(path: Path, kinds: Collection[str]) -> dict[str, Probe]:
@@ -171,8 +180,20 @@ def _probe(where: str, line: str, kinds: Collection[str]) -> Probe:
     if not isinstance(row["model"], str) or not isinstance(row["fingerprint"], str):
         raise SafetyDataError(f"{where}: 'model' and 'fingerprint' must be text")
     text_features = _text_features(where, row.get("text_features"))
+    override = row.get("mild_override")
+    if override is not None and (
+        not isinstance(override, int | float) or isinstance(override, bool) or not threshold <= override < 1
+    ):
+        raise SafetyDataError(f"{where}: 'mild_override' must be a probability from 'threshold' up to 1")
     return Probe(
-        row["model"], row["fingerprint"], tuple(classes), weights, bias[0], float(threshold), text_features
+        row["model"],
+        row["fingerprint"],
+        tuple(classes),
+        weights,
+        bias[0],
+        float(threshold),
+        text_features,
+        None if override is None else float(override),
     )
 
 

@@ -222,6 +222,11 @@ class SemanticLayer:
         """True when this model has a calibration or a probe (otherwise: patterns only)."""
         return self.probe(encoder) is not None or self.calibration(encoder) is not None
 
+    def overrides_mild(self, encoder: Encoder, query_vector: np.ndarray, text: str = "") -> bool:
+        """True when this model's probe is sure enough of an emergency to outweigh a mild or past word."""
+        probe = self.probe(encoder)
+        return probe is not None and probe.overrides_mild(query_vector, text)
+
     def detect(self, encoder: Encoder, query_vector: np.ndarray, text: str = "") -> str | None:
         """The emergency category this vector describes (the probe first, then the exemplar margins), or None.
         ``text`` is the checked query text, for a probe that also reads n-grams."""

@@ -389,6 +389,8 @@ BAD_PROBES = [
     (_probe_line(text_features={**TEXT_SETTINGS, "n_features": 0}), "a count up to 2**20"),
     (_probe_line(text_features={**TEXT_SETTINGS, "char_ngrams": [5, 3]}), "[low, high] n-gram ranges"),
     (_probe_line(text_features={**TEXT_SETTINGS, "vector_weight": -1}), "a weight above 0"),
+    (_probe_line(mild_override=0.4), "'mild_override' must be a probability from 'threshold'"),
+    (_probe_line(mild_override=True), "'mild_override' must be"),
 ]
 
 
@@ -412,6 +414,29 @@ def test_no_probe_file_means_no_probes(tmp_path: Path) -> None:
         pytest.approx(0.7311, abs=1e-4),
     )
     assert probe.detect(np.array([1.0, 0.0], dtype=np.float32)) == "stroke"
+
+
+def test_mild_override_needs_a_surer_probe_than_the_threshold(tmp_path: Path) -> None:
+    path = tmp_path / "probes.jsonl"
+    path.write_text(_probe_line(mild_override=0.9) + "\n", encoding="utf-8")
+    probe = load_probes(path, ("stroke",))["m"]
+    likely = np.array([1.0, 0.0], dtype=np.float32)  # 0.73: alerts, but not past a mild word
+    sure = np.array([4.0, 0.0], dtype=np.float32)  # 0.98
+    assert probe.detect(likely) == "stroke" and not probe.overrides_mild(likely)
+    assert probe.overrides_mild(sure)
+    path.write_text(_probe_line() + "\n", encoding="utf-8")
+    assert not load_probes(path, ("stroke",))["m"].overrides_mild(
+        sure
+    )  # no override: a mild word always wins
+
+
+def test_a_sure_probe_outweighs_a_mild_or_past_word(encoder: Encoder) -> None:
+    sepsis = "mom had surgery last week, belly pain, fever, shivering and breathing fast"
+    past = "had chest pain once last year what tests should i ask for"
+    for query in (sepsis, past):
+        assert sounds_mild(safety.PATTERNS, safety.checked_text(query)), query
+    assert semantic_kind(sepsis, encoder.encode_query(sepsis), encoder) is not None
+    assert semantic_kind(past, encoder.encode_query(past), encoder) is None
 
 
 def test_text_features_round_trip_through_a_probe_line(tmp_path: Path) -> None:
