@@ -41,7 +41,7 @@ from healthsearch.safety_probe import BENIGN, PROBES_FILE, TextFeatures
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 HALVES = {"tuning": DATA / "safety-tuning.jsonl", "heldout": DATA / "safety-heldout.jsonl"}
 MAX_TUNING_FALSE_ALARMS = 0.03
-# The tuning half in the order it grew: lines [start, end) of each blind round (4-24), for --probe-rounds.
+# The tuning half in the order it grew: lines [start, end) of each blind round (4-25), for --probe-rounds.
 ROUNDS = {
     "round 4": (834, 1095),
     "round 5": (1095, 1370),
@@ -64,6 +64,7 @@ ROUNDS = {
     "round 22": (5260, 5534),
     "round 23": (5534, 5787),
     "round 24": (5787, 6041),
+    "round 25": (6041, 6272),
 }
 # Chosen by forward-chaining over rounds 4-9 (2026-12-03, RESULTS.md): the query vector plus hashed n-grams
 # (4,096 character and 4,096 word columns, vector weight 2) beat the vector alone at every threshold.
