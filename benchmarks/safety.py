@@ -35,7 +35,7 @@ from healthsearch.safety import (
     pattern_kind,
     semantic_kind,
 )
-from healthsearch.safety_patterns import guarded, normalise, semantic_stays_quiet
+from healthsearch.safety_patterns import guarded, keeps_semantic_quiet, normalise, sounds_mild
 from healthsearch.safety_probe import BENIGN, PROBES_FILE, TextFeatures
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -73,9 +73,8 @@ PROBE_THRESHOLD = 0.6
 # Forward-chained over rounds 10-21 (2026-12-04, RESULTS.md): of the lines a mild or past word quieted, the probe
 # trained on earlier rounds gave >= 0.95 to 9 of 11 emergencies and 4 of 253 near misses.
 PROBE_MILD_OVERRIDE = 0.95
-PROBE_TOL = (
-    1e-6  # the default 1e-4 stopped lbfgs after ~30 iterations, under-fitting (14 in-sample false alarms)
-)
+# The default tol 1e-4 stopped lbfgs after ~30 iterations, under-fitting (14 in-sample false alarms).
+PROBE_TOL = 1e-6
 TEXT_FEATURES = TextFeatures(n_features=4096, char_ngrams=(3, 5), word_ngrams=(1, 2), vector_weight=2.0)
 
 
@@ -249,8 +248,10 @@ def fit_probe(features: Any, labels: np.ndarray, c: float = PROBE_C) -> Any:
 
 
 def quiet(cases: list[Case]) -> np.ndarray:
-    """The semantic layer's guard per case (informational, animal, over-and-done, mild)."""
-    return np.array([semantic_stays_quiet(PATTERNS, t) for t in (checked_text(c.query) for c in cases)])
+    """The semantic layer's guard per case (informational, animal, over-and-done, general, mild; the probe's mild
+    override is not modelled)."""
+    texts = [checked_text(c.query) for c in cases]
+    return np.array([keeps_semantic_quiet(PATTERNS, t) or sounds_mild(PATTERNS, t) for t in texts])
 
 
 def probe_rounds(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> None:

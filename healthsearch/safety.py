@@ -30,8 +30,7 @@ from .embedding import Encoder
 from .safety_patterns import (
     MAX_CHECKED_CHARS,
     PATTERNS_FILE,
-    asks_in_general,
-    guarded,
+    keeps_semantic_quiet,
     load_table,
     match_kind,
     mentions_self_harm,
@@ -146,7 +145,7 @@ def semantic_kind(query: str, query_vector: np.ndarray | None, encoder: Encoder)
             return None
         if query_vector is None:
             query_vector = encoder.encode_query(" ".join(query[:MAX_CHECKED_CHARS].split()))
-        kind = SEMANTIC.detect(encoder, query_vector, text)
+        kind, sure = SEMANTIC.judge(encoder, query_vector, text)
     except Exception as exc:  # the banner check must never take the page down
         log.warning(
             "semantic emergency check skipped: %s", str(exc).splitlines()[0][:200] if str(exc) else exc
@@ -156,11 +155,9 @@ def semantic_kind(query: str, query_vector: np.ndarray | None, encoder: Encoder)
         return None
     if kind == "self_harm":
         return None if self_harm_question(PATTERNS, text) else kind
-    if guarded(PATTERNS, text) or asks_in_general(PATTERNS, text):
+    if keeps_semantic_quiet(PATTERNS, text):
         return None
-    if sounds_mild(PATTERNS, text) and not SEMANTIC.overrides_mild(encoder, query_vector, text):
-        return None
-    return kind
+    return None if sounds_mild(PATTERNS, text) and not sure else kind
 
 
 def support_message(query: str) -> str | None:

@@ -285,9 +285,10 @@ def asks_in_general(table: PatternTable, text: str) -> bool:
     return bool(table.general_question.search(text)) and not table.personal.search(text)
 
 
-def semantic_stays_quiet(table: PatternTable, text: str) -> bool:
-    """True where the semantic layer must not alarm outside self-harm: guarded, mild, or asked in general."""
-    return guarded(table, text) or sounds_mild(table, text) or asks_in_general(table, text)
+def keeps_semantic_quiet(table: PatternTable, text: str) -> bool:
+    """True where the semantic layer must not alarm outside self-harm, however sure it is: guarded (informational,
+    animal, over and done) or asked in general. A mild wording quiets it too, unless the probe is sure."""
+    return guarded(table, text) or asks_in_general(table, text)
 
 
 def names_benign_use(table: PatternTable, text: str) -> bool:

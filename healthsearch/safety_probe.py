@@ -4,8 +4,8 @@
 and one for "benign") trained by ``benchmarks/safety.py --train-probe`` on the tuning half and the exemplar bank.
 A query alerts when its probability of *not* being benign reaches ``threshold``; the category is the most
 likely emergency one. An optional ``mild_override`` (a higher probability) lets the probe alert even where a mild
-or past word ("last week", "probably nothing", "seems ok now") would otherwise keep the semantic layer quiet. A probe only reads vectors of the exact weights it was trained on (model name and
-fingerprint must match); any other model falls back to the exemplar margins. Plain JSON numbers, no pickle.
+or past word ("last week", "probably nothing", "seems ok now") would otherwise keep the semantic layer quiet.
+A probe only reads vectors of the exact weights it was trained on (model name and fingerprint must match); any other model falls back to the exemplar margins. Plain JSON numbers, no pickle.
 
 A probe line may add ``text_features``: hashed character and word n-grams of the checked query text, appended
 to the (weighted) query vector. They read what a sentence embedding blurs: misspellings, and the one word that
@@ -128,17 +128,21 @@ class Probe:
         dense = self.weights[:, :dimension] @ (vector * self.text_features.vector_weight)
         return np.asarray(dense + lexical + self.bias)
 
+    def judge(self, vector: np.ndarray, text: str = "") -> tuple[str | None, bool]:
+        """(the emergency category when the probability reaches the threshold, else None; whether it is sure
+        enough, at ``mild_override``, that a mild or past word must not quiet it), from one classification."""
+        found = self.classify(vector, text)
+        if found is None or found[1] < self.threshold:
+            return None, False
+        return found[0], self.mild_override is not None and found[1] >= self.mild_override
+
     def detect(self, vector: np.ndarray, text: str = "") -> str | None:
         """The emergency category when the probability reaches the threshold, else None."""
-        found = self.classify(vector, text)
-        return found[0] if found is not None and found[1] >= self.threshold else None
+        return self.judge(vector, text)[0]
 
     def overrides_mild(self, vector: np.ndarray, text: str = "") -> bool:
         """True when this probe is so sure of an emergency that a mild or past word must not quiet it."""
-        if self.mild_override is None:
-            return False
-        found = self.classify(vector, text)
-        return found is not None and found[1] >= self.mild_override
+        return self.judge(vector, text)[1]
 
 
 def load_probes(path: Path, kinds: Collection[str]) -> dict[str, Probe]:

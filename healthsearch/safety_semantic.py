@@ -222,17 +222,17 @@ class SemanticLayer:
         """True when this model has a calibration or a probe (otherwise: patterns only)."""
         return self.probe(encoder) is not None or self.calibration(encoder) is not None
 
-    def overrides_mild(self, encoder: Encoder, query_vector: np.ndarray, text: str = "") -> bool:
-        """True when this model's probe is sure enough of an emergency to outweigh a mild or past word."""
+    def judge(self, encoder: Encoder, query_vector: np.ndarray, text: str = "") -> tuple[str | None, bool]:
+        """(the emergency category this vector describes, the probe first, then the exemplar margins, or None;
+        whether the probe is sure enough to outweigh a mild or past word). ``text`` is the checked query text,
+        for a probe that also reads n-grams."""
         probe = self.probe(encoder)
-        return probe is not None and probe.overrides_mild(query_vector, text)
+        category, sure = probe.judge(query_vector, text) if probe is not None else (None, False)
+        return category or self.detect_by_margin(encoder, query_vector), sure
 
     def detect(self, encoder: Encoder, query_vector: np.ndarray, text: str = "") -> str | None:
-        """The emergency category this vector describes (the probe first, then the exemplar margins), or None.
-        ``text`` is the checked query text, for a probe that also reads n-grams."""
-        probe = self.probe(encoder)
-        category = probe.detect(query_vector, text) if probe is not None else None
-        return category or self.detect_by_margin(encoder, query_vector)
+        """The emergency category this vector describes (the probe first, then the exemplar margins), or None."""
+        return self.judge(encoder, query_vector, text)[0]
 
     def detect_by_margin(self, encoder: Encoder, query_vector: np.ndarray) -> str | None:
         """The emergency category under the model's exemplar calibration, or None."""
