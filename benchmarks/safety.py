@@ -41,7 +41,7 @@ from healthsearch.safety_probe import BENIGN, PROBES_FILE, TextFeatures
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 HALVES = {"tuning": DATA / "safety-tuning.jsonl", "heldout": DATA / "safety-heldout.jsonl"}
 MAX_TUNING_FALSE_ALARMS = 0.03
-# The tuning half in the order it grew: lines [start, end) of each blind round (4-25), for --probe-rounds.
+# The tuning half in the order it grew: lines [start, end) of each blind round (4-26), for --probe-rounds.
 ROUNDS = {
     "round 4": (834, 1095),
     "round 5": (1095, 1370),
@@ -65,6 +65,7 @@ ROUNDS = {
     "round 23": (5534, 5787),
     "round 24": (5787, 6041),
     "round 25": (6041, 6272),
+    "round 26": (6272, 6506),
 }
 # Chosen by forward-chaining over rounds 4-9 (2026-12-03, RESULTS.md): the query vector plus hashed n-grams
 # (4,096 character and 4,096 word columns, vector weight 2) beat the vector alone at every threshold.
@@ -73,6 +74,9 @@ PROBE_THRESHOLD = 0.6
 # Forward-chained over rounds 10-21 (2026-12-04, RESULTS.md): of the lines a mild or past word quieted, the probe
 # trained on earlier rounds gave >= 0.95 to 9 of 11 emergencies and 4 of 253 near misses.
 PROBE_MILD_OVERRIDE = 0.95
+# Forward-chained over rounds 15-26 (2026-12-05, RESULTS.md): where the probe said benign, the exemplar margins
+# caught 8 emergencies, every one at probe probability >= 0.117, and raised 88 false alarms, 60 of them below 0.08.
+PROBE_MARGIN_FLOOR = 0.08
 # The default tol 1e-4 stopped lbfgs after ~30 iterations, under-fitting (14 in-sample false alarms).
 PROBE_TOL = 1e-6
 TEXT_FEATURES = TextFeatures(n_features=4096, char_ngrams=(3, 5), word_ngrams=(1, 2), vector_weight=2.0)
@@ -291,6 +295,7 @@ def train_probe(cases: list[Case], vectors: np.ndarray, encoder: Encoder) -> Non
         "bias": [round(float(v), 5) for v in model.intercept_],
         "threshold": PROBE_THRESHOLD,
         "mild_override": PROBE_MILD_OVERRIDE,
+        "margin_floor": PROBE_MARGIN_FLOOR,
         "text_features": TEXT_FEATURES.as_json(),
         "note": f"benchmarks/safety.py --train-probe: multinomial logistic regression over the query vector and "
         f"hashed n-grams, C {PROBE_C:g}, balanced classes, {len(cases)} tuning lines + "

@@ -4,7 +4,9 @@
 and one for "benign") trained by ``benchmarks/safety.py --train-probe`` on the tuning half and the exemplar bank.
 A query alerts when its probability of *not* being benign reaches ``threshold``; the category is the most
 likely emergency one. An optional ``mild_override`` (a higher probability) lets the probe alert even where a mild
-or past word ("last week", "probably nothing", "seems ok now") would otherwise keep the semantic layer quiet.
+or past word ("last week", "probably nothing", "seems ok now") would otherwise keep the semantic layer quiet. An
+optional ``margin_floor`` (a lower probability) is the least the probe must give before the exemplar margins may
+alert in its place: below it the probe's "benign" stands.
 A probe only reads vectors of the exact weights it was trained on (model name and fingerprint must match); any other model falls back to the exemplar margins. Plain JSON numbers, no pickle.
 
 A probe line may add ``text_features``: hashed character and word n-grams of the checked query text, appended
@@ -20,7 +22,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -86,6 +88,14 @@ def _vectorizers(features: TextFeatures) -> tuple[Any, Any]:
     return hashing("char_wb", features.char_ngrams), hashing("word", features.word_ngrams)
 
 
+class Verdict(NamedTuple):
+    """What a probe says about one query."""
+
+    category: str | None
+    sure: bool
+    margins_may_alert: bool
+
+
 @dataclass(frozen=True)
 class Probe:
     """One model's classifier: ``weights`` (classes × dimension), ``bias`` (classes)."""
@@ -98,6 +108,7 @@ class Probe:
     threshold: float
     text_features: TextFeatures | None = None
     mild_override: float | None = None
+    margin_floor: float = 0.0
 
     def reads(self, encoder: Encoder) -> bool:
         """True when ``encoder`` is the exact model this probe was trained on."""
@@ -128,21 +139,25 @@ class Probe:
         dense = self.weights[:, :dimension] @ (vector * self.text_features.vector_weight)
         return np.asarray(dense + lexical + self.bias)
 
-    def judge(self, vector: np.ndarray, text: str = "") -> tuple[str | None, bool]:
-        """(the emergency category when the probability reaches the threshold, else None; whether it is sure
-        enough, at ``mild_override``, that a mild or past word must not quiet it), from one classification."""
+    def judge(self, vector: np.ndarray, text: str = "") -> Verdict:
+        """The probe's verdict on one query, from one classification: the category at ``threshold``, whether it
+        reaches ``mild_override``, and whether the exemplar margins may still speak (``margin_floor``)."""
         found = self.classify(vector, text)
-        if found is None or found[1] < self.threshold:
-            return None, False
-        return found[0], self.mild_override is not None and found[1] >= self.mild_override
+        if found is None:
+            return Verdict(None, sure=False, margins_may_alert=True)
+        kind, probability = found
+        if probability < self.threshold:
+            return Verdict(None, sure=False, margins_may_alert=probability >= self.margin_floor)
+        sure = self.mild_override is not None and probability >= self.mild_override
+        return Verdict(kind, sure=sure, margins_may_alert=False)
 
     def detect(self, vector: np.ndarray, text: str = "") -> str | None:
         """The emergency category when the probability reaches the threshold, else None."""
-        return self.judge(vector, text)[0]
+        return self.judge(vector, text).category
 
     def overrides_mild(self, vector: np.ndarray, text: str = "") -> bool:
         """True when this probe is so sure of an emergency that a mild or past word must not quiet it."""
-        return self.judge(vector, text)[1]
+        return self.judge(vector, text).sure
 
 
 def load_probes(path: Path, kinds: Collection[str]) -> dict[str, Probe]:
@@ -189,6 +204,9 @@ def _probe(where: str, line: str, kinds: Collection[str]) -> Probe:
         not isinstance(override, int | float) or isinstance(override, bool) or not threshold <= override < 1
     ):
         raise SafetyDataError(f"{where}: 'mild_override' must be a probability from 'threshold' up to 1")
+    floor = row.get("margin_floor", 0.0)
+    if not isinstance(floor, int | float) or isinstance(floor, bool) or not 0 <= floor < threshold:
+        raise SafetyDataError(f"{where}: 'margin_floor' must be a probability from 0 up to 'threshold'")
     return Probe(
         row["model"],
         row["fingerprint"],
@@ -198,6 +216,7 @@ def _probe(where: str, line: str, kinds: Collection[str]) -> Probe:
         float(threshold),
         text_features,
         None if override is None else float(override),
+        float(floor),
     )
 
 

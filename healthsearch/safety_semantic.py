@@ -223,12 +223,16 @@ class SemanticLayer:
         return self.probe(encoder) is not None or self.calibration(encoder) is not None
 
     def judge(self, encoder: Encoder, query_vector: np.ndarray, text: str = "") -> tuple[str | None, bool]:
-        """(the emergency category this vector describes, the probe first, then the exemplar margins, or None;
-        whether the probe is sure enough to outweigh a mild or past word). ``text`` is the checked query text,
-        for a probe that also reads n-grams."""
+        """(the emergency category this vector describes, the probe first, then the exemplar margins where the
+        probe allows them, or None; whether the probe is sure enough to outweigh a mild or past word). ``text``
+        is the checked query text, for a probe that also reads n-grams."""
         probe = self.probe(encoder)
-        category, sure = probe.judge(query_vector, text) if probe is not None else (None, False)
-        return category or self.detect_by_margin(encoder, query_vector), sure
+        if probe is None:
+            return self.detect_by_margin(encoder, query_vector), False
+        verdict = probe.judge(query_vector, text)
+        if verdict.category is None and verdict.margins_may_alert:
+            return self.detect_by_margin(encoder, query_vector), False
+        return verdict.category, verdict.sure
 
     def detect(self, encoder: Encoder, query_vector: np.ndarray, text: str = "") -> str | None:
         """The emergency category this vector describes (the probe first, then the exemplar margins), or None."""

@@ -391,6 +391,8 @@ BAD_PROBES = [
     (_probe_line(text_features={**TEXT_SETTINGS, "vector_weight": -1}), "a weight above 0"),
     (_probe_line(mild_override=0.4), "'mild_override' must be a probability from 'threshold'"),
     (_probe_line(mild_override=True), "'mild_override' must be"),
+    (_probe_line(margin_floor=0.5), "'margin_floor' must be a probability from 0 up to 'threshold'"),
+    (_probe_line(margin_floor=-0.1), "'margin_floor' must be"),
 ]
 
 
@@ -428,6 +430,32 @@ def test_mild_override_needs_a_surer_probe_than_the_threshold(tmp_path: Path) ->
     assert not load_probes(path, ("stroke",))["m"].overrides_mild(
         sure
     )  # no override: a mild word always wins
+
+
+def test_margin_floor_lets_the_margins_speak_only_where_the_probe_has_doubts(tmp_path: Path) -> None:
+    path = tmp_path / "probes.jsonl"
+    path.write_text(_probe_line(margin_floor=0.2) + "\n", encoding="utf-8")
+    probe = load_probes(path, ("stroke",))["m"]
+    doubtful = np.array([0.0, 1.0], dtype=np.float32)  # 0.27: below the threshold, above the floor
+    benign = np.array([0.0, 3.0], dtype=np.float32)  # 0.05: below the floor
+    alerting = np.array([1.0, 0.0], dtype=np.float32)  # 0.73
+    assert probe.judge(doubtful) == (None, False, True)
+    assert probe.judge(benign) == (None, False, False)
+    assert probe.judge(alerting) == ("stroke", False, False)
+    path.write_text(_probe_line() + "\n", encoding="utf-8")
+    assert load_probes(path, ("stroke",))["m"].judge(benign).margins_may_alert  # no floor: margins always may
+
+
+def test_the_margins_stay_quiet_below_the_probes_floor(encoder: Encoder) -> None:
+    """A query the margins alone would alert on, that the trained probe calls plainly benign, stays quiet."""
+    probe = safety.SEMANTIC.probe(encoder)
+    assert probe is not None and probe.margin_floor > 0
+    query = "grazed knee bleeding stoped how to clean it"
+    vector = encoder.encode_query(query)
+    text = safety.checked_text(query)
+    assert safety.SEMANTIC.detect_by_margin(encoder, vector) is not None
+    assert not probe.judge(vector, text).margins_may_alert
+    assert safety.SEMANTIC.judge(encoder, vector, text) == (None, False)
 
 
 def test_a_sure_probe_outweighs_a_mild_or_past_word(encoder: Encoder) -> None:
@@ -574,7 +602,7 @@ MILD_LOOKALIKES = [
 def test_a_mild_or_past_wording_keeps_the_semantic_layer_quiet(encoder: Encoder) -> None:
     vectors = {q: encoder.encode_query(q) for q in MILD_LOOKALIKES}
     assert all(sounds_mild(safety.PATTERNS, normalise(q)) for q in MILD_LOOKALIKES)
-    assert any(safety.SEMANTIC.detect(encoder, v) for v in vectors.values())  # the bank alone would fire
+    assert any(safety.SEMANTIC.detect_by_margin(encoder, v) for v in vectors.values())  # the bank alone fires
     assert [q for q, v in vectors.items() if semantic_kind(q, v, encoder)] == []
 
 
